@@ -1,0 +1,151 @@
+"""Argument checks and conversions shared by the losses.
+
+Rules: every array argument is converted at most once (to C order and one float
+dtype); nothing is written until every check has passed; each error names the
+argument and what was wrong.
+"""
+
+import math
+import operator
+
+import numpy as np
+
+_F32 = np.dtype(np.float32)
+_F64 = np.dtype(np.float64)
+_F16 = np.dtype(np.float16)
+_I64 = np.dtype(np.int64)
+REDUCTIONS = ("none", "mean", "sum")
+
+
+def check_reduction(reduction):
+    if not isinstance(reduction, str) or reduction not in REDUCTIONS:
+        raise ValueError(
+            f"reduction must be one of 'none', 'mean', 'sum', got {reduction!r}"
+        )
+
+
+def float_input(x, name):
+    """Returns (array in C order of float32/float64, the dtype results take).
+
+    float32/float64 are kept, float16 is computed in float32 (results cast back to
+    float16), integers and bools become float64. Anything else is a TypeError.
+    """
+    if type(x) is np.ndarray and (x.dtype is _F32 or x.dtype is _F64 or (
+        x.dtype == _F32 or x.dtype == _F64
+    )):
+        if not x.flags.c_contiguous:
+            x = np.ascontiguousarray(x)
+        return x, x.dtype
+    try:
+        arr = np.asarray(x)
+    except Exception as exc:  # ragged lists and the like
+        raise TypeError(f"{name} must be a numeric array: {exc}") from None
+    kind = arr.dtype.kind
+    if kind == "f":
+        if arr.dtype == _F16:
+            return np.ascontiguousarray(arr, dtype=_F32), _F16
+        if arr.dtype.itemsize > 8:  # long double: computed in float64
+            return np.ascontiguousarray(arr, dtype=_F64), _F64
+        return np.ascontiguousarray(arr), arr.dtype
+    if kind in "iub":
+        return np.ascontiguousarray(arr, dtype=_F64), _F64
+    if kind == "O":
+        try:
+            arr = np.asarray(arr, dtype=_F64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{name} must be a numeric array: {exc}") from None
+        return np.ascontiguousarray(arr), _F64
+    raise TypeError(
+        f"{name} must be a real numeric array, got dtype {arr.dtype}"
+    )
+
+
+def real_scalar(value, name, low=None, high=None):
+    """A finite Python float in [low, high]."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a real number, got {value!r}") from None
+    if not math.isfinite(v) or (low is not None and v < low) or (
+        high is not None and v > high
+    ):
+        lo = "-inf" if low is None else low
+        hi = "inf" if high is None else high
+        raise ValueError(f"{name} must be a finite number in [{lo}, {hi}], got {v}")
+    return v
+
+
+def int_scalar(value, name):
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be an int, got {value!r}")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an int, got {value!r}") from None
+
+
+def weight_array(w, name, shape, dtype):
+    """None, or a finite array of exactly `shape`, as C-ordered `dtype`."""
+    if w is None:
+        return None
+    arr, _ = float_input(w, name)
+    if arr.shape != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {arr.shape}")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} must be finite (it holds NaN or inf)")
+    return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def class_index_target(t, name, lead_shape):
+    """Integer targets of shape `lead_shape` as a flat int64 array."""
+    if t.shape != lead_shape:
+        raise ValueError(
+            f"{name} of class indices must have shape {lead_shape} (the logits' shape "
+            f"without the class axis), got {t.shape}"
+        )
+    if t.dtype == np.uint64 and t.size and t.max() > np.iinfo(np.int64).max:
+        pos = int(np.argmax(t > np.iinfo(np.int64).max))
+        raise ValueError(
+            f"{name}[{index_str(pos, lead_shape)}] = {t.reshape(-1)[pos]} is not a valid "
+            "class index"
+        )
+    return np.ascontiguousarray(t, dtype=_I64).reshape(-1)
+
+
+def index_str(flat_pos, shape):
+    if len(shape) == 0:
+        return ""
+    return ", ".join(str(int(i)) for i in np.unravel_index(flat_pos, shape))
+
+
+def check_out(out, shape, dtype, inputs, allow_alias):
+    """`out` must be a writeable C-contiguous ndarray of `shape` and `dtype` that
+    shares no memory with `inputs`, except that it may be exactly `allow_alias`."""
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
+    if out.shape != shape:
+        raise ValueError(f"out must have shape {shape}, got {out.shape}")
+    if out.dtype != dtype:
+        raise ValueError(f"out must have dtype {dtype}, got {out.dtype}")
+    if not out.flags.c_contiguous:
+        raise ValueError("out must be C-contiguous")
+    if not out.flags.writeable:
+        raise ValueError("out is read-only")
+    for arg_name, arr in inputs:
+        if not isinstance(arr, np.ndarray) or arr.size == 0 or out.size == 0:
+            continue
+        if arr is allow_alias or (
+            arg_name == "logits"
+            and arr.__array_interface__["data"][0] == out.__array_interface__["data"][0]
+            and arr.shape == out.shape
+            and arr.dtype == out.dtype
+            and arr.flags.c_contiguous
+        ):
+            continue
+        if np.may_share_memory(arr, out):
+            raise ValueError(
+                f"out overlaps {arg_name}; pass out=logits itself for an in-place "
+                "gradient, or a separate buffer"
+            )

@@ -1,0 +1,20 @@
+/* Run-time choice of the SIMD path (no -march flag at build time). */
+#ifndef FL_DISPATCH_H
+#define FL_DISPATCH_H
+
+#include "fl_common.h"
+
+/* 1 when this CPU (and OS) can run the given path. */
+int fl_simd_supported(int path);
+/* The path the kernels use now. */
+int fl_simd_get(void);
+/* Forces a path; returns 0, or -1 (and changes nothing) when unsupported. */
+int fl_simd_set(int path);
+/* The best supported path. */
+int fl_simd_best(void);
+/* 1 when built with OpenMP. */
+int fl_have_openmp(void);
+/* omp_get_max_threads(), or 1 in a serial build. */
+int fl_max_threads(void);
+
+#endif

@@ -1,0 +1,432 @@
+/* Softmax cross-entropy kernel body. Included by fl_softmax_ce.c once per
+ * (dtype, SIMD path) with FL_T (float/double), FL_TS (f32/f64), FL_PATH and FL_EXP
+ * defined; no include guard on purpose.
+ *
+ * Per row (x = logits, m = max x, s = sum exp(x - m), lse = m + log s):
+ *   sweep 1  m = max_c x_c                      (read the row: brings it into cache)
+ *   sweep 2  e_c = exp(x_c - m) -> grad, s += e_c, plus the smoothing / soft-target sums
+ *   sweep 3  grad_c = alpha * e_c - beta_c      (rescale in cache; exp computed once)
+ * Writing exp(x - m) rather than exp(x) keeps every exponent <= 0: no overflow for any
+ * finite input, and log s is in [0, log c]. Loss terms are formed from (m - x_c) and
+ * log s in float64, never from lse - x_c with lse ~ x_c ~ 1e30 (which would cancel). */
+
+#define FL_FN(name) FL_CAT3(name, FL_TS, FL_PATH)
+
+#if defined(__GNUC__) || defined(__clang__)
+#define FL_NOINLINE static __attribute__((noinline))
+#else
+#define FL_NOINLINE static
+#endif
+
+/* Sweep 1 over elements [0, len): the maximum (NaN is never picked; a NaN row turns
+ * into NaN through exp in sweep 2). */
+FL_INLINE FL_T FL_FN(max_body)(const FL_T *x, int64_t len)
+{
+    FL_T m = -(FL_T)INFINITY;
+    int64_t k;
+#pragma omp simd reduction(max : m)
+    for (k = 0; k < len; k++)
+        m = x[k] > m ? x[k] : m;
+    return m;
+}
+
+/* Sweep 2 over [0, len). sums[0] += sum e, sums[1] += sum w p' (soft) and
+ * sums[2] += sum w p' (m - x) (soft) or sum w (m - x) (smoothing). p' = pa * p + pb. */
+FL_INLINE void FL_FN(sum_body)(const FL_T *x, const FL_T *p, const FL_T *w, FL_T *g,
+                               int64_t len, FL_T m, FL_T pa, FL_T pb, int mode,
+                               double *sums)
+{
+    double s = 0.0, a = 0.0, d = 0.0;
+    int64_t k;
+    if (mode == FL_MODE_HARD) {
+        if (g) {
+#pragma omp simd reduction(+ : s)
+            for (k = 0; k < len; k++) {
+                FL_T e = FL_EXP(x[k] - m);
+                g[k] = e;
+                s += (double)e;
+            }
+        } else {
+#pragma omp simd reduction(+ : s)
+            for (k = 0; k < len; k++)
+                s += (double)FL_EXP(x[k] - m);
+        }
+    } else if (mode == FL_MODE_HARD_SMOOTH) {
+        /* sum_c w_c (lse - x_c) = sum_c w_c (m - x_c) + W log s: each term >= 0. */
+        const double md = (double)m;
+#pragma omp simd reduction(+ : s, d)
+        for (k = 0; k < len; k++) {
+            FL_T xk = x[k];
+            FL_T e = FL_EXP(xk - m);
+            double wk = w ? (double)w[k] : 1.0;
+            if (g)
+                g[k] = e;
+            s += (double)e;
+            d += wk * (md - (double)xk);
+        }
+    } else {
+        /* -sum_c w p' (x_c - lse) = sum w p' (m - x_c) + (sum w p') log s. A term with
+         * w p' == 0 is 0 even where x_c = -inf (no 0 * inf = NaN). */
+        const double md = (double)m;
+#pragma omp simd reduction(+ : s, a, d)
+        for (k = 0; k < len; k++) {
+            FL_T xk = x[k];
+            FL_T e = FL_EXP(xk - m);
+            FL_T wp = pa * p[k] + pb;
+            double t;
+            if (w)
+                wp *= w[k];
+            t = (double)wp * (md - (double)xk);
+            if (g)
+                g[k] = e;
+            s += (double)e;
+            a += (double)wp;
+            d += wp == 0 ? 0.0 : t;
+        }
+    }
+    sums[0] += s;
+    sums[1] += a;
+    sums[2] += d;
+}
+
+/* Sweep 3 over [0, len): hard g = alpha e - beta w (w = 1 when NULL);
+ * soft g = alpha e - beta w p'. */
+FL_INLINE void FL_FN(grad_body)(FL_T *g, const FL_T *p, const FL_T *w, int64_t len,
+                                FL_T alpha, FL_T beta, FL_T pa, FL_T pb, int soft)
+{
+    int64_t k;
+    if (soft) {
+#pragma omp simd
+        for (k = 0; k < len; k++) {
+            FL_T wp = pa * p[k] + pb;
+            if (w)
+                wp *= w[k];
+            g[k] = alpha * g[k] - beta * wp;
+        }
+    } else if (beta == 0) {
+#pragma omp simd
+        for (k = 0; k < len; k++)
+            g[k] = alpha * g[k];
+    } else if (w) {
+#pragma omp simd
+        for (k = 0; k < len; k++)
+            g[k] = alpha * g[k] - beta * w[k];
+    } else {
+#pragma omp simd
+        for (k = 0; k < len; k++)
+            g[k] = alpha * g[k] - beta;
+    }
+}
+
+/* Out-of-line copies, one compiled body each, used for long rows both when a row is
+ * done by one thread and when it is split across threads: the same machine code on
+ * the same chunks gives the same bits whatever the thread count. */
+FL_NOINLINE FL_T FL_FN(chunk_max)(const FL_T *x, int64_t len)
+{
+    return FL_FN(max_body)(x, len);
+}
+
+FL_NOINLINE void FL_FN(chunk_sum)(const FL_T *x, const FL_T *p, const FL_T *w, FL_T *g,
+                                  int64_t len, FL_T m, FL_T pa, FL_T pb, int mode,
+                                  double *sums)
+{
+    FL_FN(sum_body)(x, p, w, g, len, m, pa, pb, mode, sums);
+}
+
+FL_NOINLINE void FL_FN(chunk_grad)(FL_T *g, const FL_T *p, const FL_T *w, int64_t len,
+                                   FL_T alpha, FL_T beta, FL_T pa, FL_T pb, int soft)
+{
+    FL_FN(grad_body)(g, p, w, len, alpha, beta, pa, pb, soft);
+}
+
+/* Constants shared by every row of a call. */
+typedef struct {
+    const FL_T *x, *p, *w, *sw;
+    const int64_t *y;
+    FL_T *g, *loss_rows;
+    int64_t n, c, ignore_index;
+    double eps, z, inv_d, wsum;
+    FL_T pa, pb; /* p' = pa p + pb = (1 - eps) p + eps / c */
+    int mode;
+} FL_FN(fl_ctx);
+
+/* After sweep 2: the row loss, and the sweep-3 coefficients alpha, beta and (hard
+ * targets) gamma, the amount taken off the target entry. */
+FL_INLINE double FL_FN(row_finish)(const FL_FN(fl_ctx) * cx, int64_t i, FL_T m,
+                                   double xy, const double *sums, double *alpha,
+                                   double *beta, double *gamma)
+{
+    const double s = sums[0], log_s = log(s), lse = (double)m + log_s;
+    const double swi = cx->sw ? (double)cx->sw[i] : 1.0;
+    const double rs = swi * cx->inv_d;
+    double loss, coef;
+    if (cx->mode == FL_MODE_SOFT) {
+        loss = sums[2] + sums[1] * log_s;
+        coef = sums[1];
+        *beta = rs;
+        *gamma = 0.0;
+    } else {
+        const double wy = cx->w ? (double)cx->w[cx->y[i]] : 1.0;
+        const double eps = cx->eps;
+        /* (1 - eps) w_y (lse - x_y), with lse - x_y = (m - x_y) + log s. */
+        loss = (1.0 - eps) * wy * (((double)m - xy) + log_s);
+        coef = (1.0 - eps) * wy;
+        if (eps > 0) {
+            loss += eps / (double)cx->c * (sums[2] + cx->wsum * log_s);
+            coef += eps * cx->wsum / (double)cx->c;
+        }
+        *beta = rs * eps / (double)cx->c;
+        *gamma = rs * (1.0 - eps) * wy;
+    }
+    if (cx->z > 0) {
+        loss += cx->z * lse * lse;
+        coef += 2.0 * cx->z * lse;
+    }
+    *alpha = rs * coef / s;
+    return swi * loss;
+}
+
+FL_INLINE void FL_FN(zero_row)(FL_T *g, int64_t c)
+{
+    int64_t k;
+    for (k = 0; k < c; k++)
+        g[k] = 0;
+}
+
+/* One row on one thread. `chunked` (a constant at each call site) selects the
+ * out-of-line chunk functions for long rows; short rows use the inlined bodies. */
+FL_INLINE double FL_FN(row)(const FL_FN(fl_ctx) * cx, int64_t i, int chunked)
+{
+    const int64_t c = cx->c;
+    const FL_T *x = cx->x + i * c;
+    const FL_T *p = cx->p ? cx->p + i * c : NULL;
+    FL_T *g = cx->g ? cx->g + i * c : NULL;
+    double sums[3] = {0.0, 0.0, 0.0};
+    double alpha, beta, gamma, xy = 0.0, loss;
+    FL_T m = -(FL_T)INFINITY;
+    int64_t y = -1, k0;
+
+    if (cx->y) {
+        y = cx->y[i];
+        if (y == cx->ignore_index) {
+            if (g)
+                FL_FN(zero_row)(g, c);
+            return 0.0;
+        }
+        xy = (double)x[y]; /* read before sweep 2 may overwrite it (in place) */
+    }
+    if (!chunked) {
+        m = FL_FN(max_body)(x, c);
+        FL_FN(sum_body)(x, p, cx->w, g, c, m, cx->pa, cx->pb, cx->mode, sums);
+    } else {
+        for (k0 = 0; k0 < c; k0 += FL_CHUNK) {
+            FL_T cm = FL_FN(chunk_max)(x + k0, c - k0 < FL_CHUNK ? c - k0 : FL_CHUNK);
+            m = cm > m ? cm : m;
+        }
+        for (k0 = 0; k0 < c; k0 += FL_CHUNK) {
+            int64_t len = c - k0 < FL_CHUNK ? c - k0 : FL_CHUNK;
+            double part[3] = {0.0, 0.0, 0.0};
+            FL_FN(chunk_sum)(x + k0, p ? p + k0 : NULL, cx->w ? cx->w + k0 : NULL,
+                             g ? g + k0 : NULL, len, m, cx->pa, cx->pb, cx->mode,
+                             part);
+            sums[0] += part[0];
+            sums[1] += part[1];
+            sums[2] += part[2];
+        }
+    }
+    loss = FL_FN(row_finish)(cx, i, m, xy, sums, &alpha, &beta, &gamma);
+    if (g) {
+        if (!chunked) {
+            FL_FN(grad_body)(g, p, cx->w, c, (FL_T)alpha, (FL_T)beta, cx->pa, cx->pb,
+                             cx->mode == FL_MODE_SOFT);
+        } else {
+            for (k0 = 0; k0 < c; k0 += FL_CHUNK) {
+                int64_t len = c - k0 < FL_CHUNK ? c - k0 : FL_CHUNK;
+                FL_FN(chunk_grad)(g + k0, p ? p + k0 : NULL, cx->w ? cx->w + k0 : NULL,
+                                  len, (FL_T)alpha, (FL_T)beta, cx->pa, cx->pb,
+                                  cx->mode == FL_MODE_SOFT);
+            }
+        }
+        if (y >= 0)
+            g[y] -= (FL_T)gamma;
+    }
+    return loss;
+}
+
+#if FL_HAVE_OPENMP
+/* One long row split across nt threads, in three phases separated by barriers. The
+ * chunk partials are combined in chunk order, exactly as FL_FN(row) does with
+ * chunked = 1, so the bits do not depend on nt. scratch holds 4 * nchunks doubles. */
+static double FL_FN(row_split)(const FL_FN(fl_ctx) * cx, int64_t i, int nt,
+                               double *scratch)
+{
+    const int64_t c = cx->c, nch = (c + FL_CHUNK - 1) / FL_CHUNK;
+    const FL_T *x = cx->x + i * c;
+    const FL_T *p = cx->p ? cx->p + i * c : NULL;
+    FL_T *g = cx->g ? cx->g + i * c : NULL;
+    double *cmax = scratch, *parts = scratch + nch;
+    double sums[3] = {0.0, 0.0, 0.0};
+    double alpha = 0.0, beta = 0.0, gamma = 0.0, xy = 0.0, loss = 0.0;
+    FL_T m = -(FL_T)INFINITY;
+    int64_t y = -1;
+
+    if (cx->y) {
+        y = cx->y[i];
+        if (y == cx->ignore_index) {
+            if (g)
+                FL_FN(zero_row)(g, c);
+            return 0.0;
+        }
+        xy = (double)x[y];
+    }
+#pragma omp parallel num_threads(nt)
+    {
+        int64_t k;
+#pragma omp for schedule(static)
+        for (k = 0; k < nch; k++) {
+            int64_t k0 = k * FL_CHUNK, len = c - k0 < FL_CHUNK ? c - k0 : FL_CHUNK;
+            cmax[k] = (double)FL_FN(chunk_max)(x + k0, len);
+        }
+#pragma omp single
+        {
+            for (k = 0; k < nch; k++) {
+                FL_T cm = (FL_T)cmax[k];
+                m = cm > m ? cm : m;
+            }
+        }
+#pragma omp for schedule(static)
+        for (k = 0; k < nch; k++) {
+            int64_t k0 = k * FL_CHUNK, len = c - k0 < FL_CHUNK ? c - k0 : FL_CHUNK;
+            double *part = parts + 3 * k;
+            part[0] = part[1] = part[2] = 0.0;
+            FL_FN(chunk_sum)(x + k0, p ? p + k0 : NULL, cx->w ? cx->w + k0 : NULL,
+                             g ? g + k0 : NULL, len, m, cx->pa, cx->pb, cx->mode,
+                             part);
+        }
+#pragma omp single
+        {
+            for (k = 0; k < nch; k++) {
+                sums[0] += parts[3 * k];
+                sums[1] += parts[3 * k + 1];
+                sums[2] += parts[3 * k + 2];
+            }
+            loss = FL_FN(row_finish)(cx, i, m, xy, sums, &alpha, &beta, &gamma);
+        }
+        if (g) {
+#pragma omp for schedule(static)
+            for (k = 0; k < nch; k++) {
+                int64_t k0 = k * FL_CHUNK, len = c - k0 < FL_CHUNK ? c - k0 : FL_CHUNK;
+                FL_FN(chunk_grad)(g + k0, p ? p + k0 : NULL, cx->w ? cx->w + k0 : NULL,
+                                  len, (FL_T)alpha, (FL_T)beta, cx->pa, cx->pb,
+                                  cx->mode == FL_MODE_SOFT);
+            }
+        }
+    }
+    if (g && y >= 0)
+        g[y] -= (FL_T)gamma;
+    return loss;
+}
+#endif
+
+/* Rows per reduction block: a block's row losses are added in row order, then the
+ * block sums in block order. It depends on c only, never on the thread count. It is 1
+ * whenever c >= FL_SPLIT_MIN_COLS, so the split path (which adds row by row) agrees. */
+#define FL_BLOCK_ELEMS FL_SPLIT_MIN_COLS
+
+static int FL_FN(fl_sce_run)(const fl_sce_args *args, int n_threads, double *loss_sum)
+{
+    FL_FN(fl_ctx) cx;
+    const int64_t n = args->n, c = args->c;
+    const int64_t rb = c >= FL_BLOCK_ELEMS ? 1 : FL_BLOCK_ELEMS / c;
+    const int64_t nb = (n + rb - 1) / rb;
+    const int chunked = c >= FL_SPLIT_MIN_COLS;
+    double stack_partial[256], *partial = stack_partial, total = 0.0;
+    int nt = n_threads < 1 ? 1 : n_threads;
+    int64_t b, k;
+
+    *loss_sum = 0.0;
+    if (n <= 0)
+        return FL_OK;
+    cx.x = (const FL_T *)args->logits;
+    cx.p = (const FL_T *)args->prob;
+    cx.w = (const FL_T *)args->weight;
+    cx.sw = (const FL_T *)args->sample_weight;
+    cx.y = args->prob ? NULL : args->target;
+    cx.g = (FL_T *)args->grad;
+    cx.loss_rows = (FL_T *)args->loss_rows;
+    cx.n = n;
+    cx.c = c;
+    cx.ignore_index = args->ignore_index;
+    cx.eps = args->label_smoothing;
+    cx.z = args->z_loss;
+    cx.inv_d = args->grad_scale;
+    cx.pa = (FL_T)(1.0 - args->label_smoothing);
+    cx.pb = (FL_T)(args->label_smoothing / (double)c);
+    cx.mode = cx.p ? FL_MODE_SOFT : (cx.eps > 0 ? FL_MODE_HARD_SMOOTH : FL_MODE_HARD);
+    cx.wsum = (double)c;
+    if (cx.w) {
+        cx.wsum = 0.0;
+        for (k = 0; k < c; k++)
+            cx.wsum += (double)cx.w[k];
+    }
+#if FL_HAVE_OPENMP
+    if (n * c < FL_PARALLEL_MIN)
+        nt = 1;
+    if (nt > 1 && chunked && n < 2 * (int64_t)nt) {
+        /* Few long rows: split each row across the threads. */
+        const int64_t nch = (c + FL_CHUNK - 1) / FL_CHUNK;
+        double *scratch = (double *)malloc((size_t)(4 * nch) * sizeof(double));
+        int64_t i;
+        if (!scratch)
+            return FL_ENOMEM;
+        for (i = 0; i < n; i++) {
+            double li = FL_FN(row_split)(&cx, i, nt, scratch);
+            if (cx.loss_rows)
+                cx.loss_rows[i] = (FL_T)li;
+            total += li;
+        }
+        free(scratch);
+        *loss_sum = 0.0 + total;
+        return FL_OK;
+    }
+    if (nt > nb)
+        nt = (int)nb;
+#else
+    nt = 1;
+#endif
+    if (nb > (int64_t)(sizeof(stack_partial) / sizeof(double))) {
+        partial = (double *)malloc((size_t)nb * sizeof(double));
+        if (!partial)
+            return FL_ENOMEM;
+    }
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+    for (b = 0; b < nb; b++) {
+        const int64_t i1 = (b + 1) * rb < n ? (b + 1) * rb : n;
+        double acc = 0.0;
+        int64_t i;
+        for (i = b * rb; i < i1; i++) {
+            double li = chunked ? FL_FN(row)(&cx, i, 1) : FL_FN(row)(&cx, i, 0);
+            if (cx.loss_rows)
+                cx.loss_rows[i] = (FL_T)li;
+            acc += li;
+        }
+        partial[b] = acc;
+    }
+    for (b = 0; b < nb; b++)
+        total += partial[b];
+    if (partial != stack_partial)
+        free(partial);
+    *loss_sum = total;
+    return FL_OK;
+}
+
+static void FL_FN(fl_vexp)(const FL_T *x, FL_T *out, int64_t n)
+{
+    int64_t k;
+#pragma omp simd
+    for (k = 0; k < n; k++)
+        out[k] = FL_EXP(x[k]);
+}
+
+#undef FL_FN
+#undef FL_NOINLINE
