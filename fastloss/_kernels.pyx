@@ -22,17 +22,15 @@ cdef extern from "fl_softmax_ce.h" nogil:
         int64_t ignore_index
         double label_smoothing
         double z_loss
-        double grad_scale
+        int mean
+        double loss
+        double denominator
+        int64_t bad_index
     int FL_OK
     int FL_ENOMEM
-    int fl_sce_f32(const fl_sce_args *args, int n_threads, double *loss_sum)
-    int fl_sce_f64(const fl_sce_args *args, int n_threads, double *loss_sum)
-    int64_t fl_sce_check_targets_f32(const int64_t *target, int64_t n, int64_t c,
-                                     int64_t ignore_index, const float *weight,
-                                     const float *sample_weight, double *denominator)
-    int64_t fl_sce_check_targets_f64(const int64_t *target, int64_t n, int64_t c,
-                                     int64_t ignore_index, const double *weight,
-                                     const double *sample_weight, double *denominator)
+    int FL_EBADTARGET
+    int fl_sce_f32(fl_sce_args *args, int n_threads)
+    int fl_sce_f64(fl_sce_args *args, int n_threads)
     void fl_vexp_f32(const float *x, float *out, int64_t n)
     void fl_vexp_f64(const double *x, double *out, int64_t n)
 
@@ -64,6 +62,28 @@ cdef inline const int64_t *_ci64(const int64_t[::1] v):
     return &v[0] if v is not None and v.shape[0] > 0 else NULL
 
 
+cdef inline bint _overlap(const void *a, Py_ssize_t na, const void *b, Py_ssize_t nb):
+    """Byte ranges [a, a + na) and [b, b + nb) intersect."""
+    cdef const char *pa = <const char *>a
+    cdef const char *pb = <const char *>b
+    return a != NULL and b != NULL and pa < pb + nb and pb < pa + na
+
+
+cdef _check_grad_alias(fl_sce_args *a, Py_ssize_t item):
+    """The gradient buffer may be the logits exactly, and touch no other input."""
+    cdef Py_ssize_t nc = a.n * a.c * item
+    if a.grad == NULL:
+        return
+    if a.grad != a.logits and _overlap(a.grad, nc, a.logits, nc):
+        raise ValueError("out overlaps logits without being the logits array itself")
+    if (_overlap(a.grad, nc, a.target, a.n * 8)
+            or _overlap(a.grad, nc, a.prob, nc)
+            or _overlap(a.grad, nc, a.weight, a.c * item)
+            or _overlap(a.grad, nc, a.sample_weight, a.n * item)
+            or _overlap(a.grad, nc, a.loss_rows, a.n * item)):
+        raise ValueError("out overlaps an input (target, weight or sample_weight)")
+
+
 def softmax_cross_entropy(
     logits,            # IN  (n*c,) float32/float64, C order
     target,            # IN  (n,) int64 class indices, or None
@@ -77,12 +97,13 @@ def softmax_cross_entropy(
     int64_t ignore_index,
     double label_smoothing,
     double z_loss,
-    double grad_scale,
+    bint mean,
     int n_threads,
 ):
-    """Fused loss and gradient; returns the float64 sum of the row losses."""
+    """Fused loss and gradient. Returns the loss ("sum", or "mean" when `mean`), or
+    raises IndexError(position) for the first class index out of range, in which
+    case nothing was written."""
     cdef fl_sce_args a
-    cdef double loss_sum = 0.0
     cdef int status
     cdef bint f32 = logits.dtype.itemsize == 4
     if f32:
@@ -105,46 +126,22 @@ def softmax_cross_entropy(
     a.ignore_index = ignore_index
     a.label_smoothing = label_smoothing
     a.z_loss = z_loss
-    a.grad_scale = grad_scale
+    a.mean = mean
     if n == 0:
         return 0.0
     if a.target == NULL and a.prob == NULL:
         raise ValueError("softmax_cross_entropy kernel: no target")
+    _check_grad_alias(&a, 4 if f32 else 8)
     with nogil:
         if f32:
-            status = fl_sce_f32(&a, n_threads, &loss_sum)
+            status = fl_sce_f32(&a, n_threads)
         else:
-            status = fl_sce_f64(&a, n_threads, &loss_sum)
+            status = fl_sce_f64(&a, n_threads)
+    if status == FL_EBADTARGET:
+        raise IndexError(a.bad_index)
     if status == FL_ENOMEM:
         raise MemoryError("softmax_cross_entropy: out of memory for scratch space")
-    return loss_sum
-
-
-def check_targets(target, int64_t c, int64_t ignore_index, weight, sample_weight):
-    """Returns (first bad position or -1, "mean" normaliser)."""
-    cdef double denom = 0.0
-    cdef int64_t bad
-    cdef const int64_t *t = _ci64(target)
-    cdef int64_t n = target.shape[0]
-    cdef const float *w32
-    cdef const float *s32
-    cdef const double *w64
-    cdef const double *s64
-    if n == 0:
-        return -1, 0.0
-    if weight is not None and weight.dtype.itemsize == 4 or (
-        sample_weight is not None and sample_weight.dtype.itemsize == 4
-    ):
-        w32 = _cf32(weight)
-        s32 = _cf32(sample_weight)
-        with nogil:
-            bad = fl_sce_check_targets_f32(t, n, c, ignore_index, w32, s32, &denom)
-    else:
-        w64 = _cf64(weight)
-        s64 = _cf64(sample_weight)
-        with nogil:
-            bad = fl_sce_check_targets_f64(t, n, c, ignore_index, w64, s64, &denom)
-    return bad, denom
+    return a.loss
 
 
 def vexp(x, out):

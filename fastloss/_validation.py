@@ -34,8 +34,10 @@ def float_input(x, name):
         x.dtype == _F32 or x.dtype == _F64
     )):
         if not x.flags.c_contiguous:
-            x = np.ascontiguousarray(x)
+            x = np.asarray(x, order="C")
         return x, x.dtype
+    if x is None:
+        raise TypeError(f"{name} must be a numeric array, got None")
     try:
         arr = np.asarray(x)
     except Exception as exc:  # ragged lists and the like
@@ -43,18 +45,20 @@ def float_input(x, name):
     kind = arr.dtype.kind
     if kind == "f":
         if arr.dtype == _F16:
-            return np.ascontiguousarray(arr, dtype=_F32), _F16
+            return np.asarray(arr, dtype=_F32, order="C"), _F16
         if arr.dtype.itemsize > 8:  # long double: computed in float64
-            return np.ascontiguousarray(arr, dtype=_F64), _F64
-        return np.ascontiguousarray(arr), arr.dtype
+            return np.asarray(arr, dtype=_F64, order="C"), _F64
+        return np.asarray(arr, order="C"), arr.dtype
     if kind in "iub":
-        return np.ascontiguousarray(arr, dtype=_F64), _F64
+        return np.asarray(arr, dtype=_F64, order="C"), _F64
     if kind == "O":
+        if any(v is None for v in arr.flat):  # NumPy would turn None into NaN
+            raise TypeError(f"{name} must be numeric; it holds None")
         try:
             arr = np.asarray(arr, dtype=_F64)
         except (TypeError, ValueError) as exc:
             raise TypeError(f"{name} must be a numeric array: {exc}") from None
-        return np.ascontiguousarray(arr), _F64
+        return np.asarray(arr, order="C"), _F64
     raise TypeError(
         f"{name} must be a real numeric array, got dtype {arr.dtype}"
     )
@@ -62,6 +66,11 @@ def float_input(x, name):
 
 def real_scalar(value, name, low=None, high=None):
     """A finite Python float in [low, high]."""
+    if type(value) is float or type(value) is int:  # fast path for the defaults
+        if (low is None or value >= low) and (high is None or value <= high) and (
+            math.isfinite(value)
+        ):
+            return float(value)
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be a real number, got {value!r}")
     try:
@@ -78,6 +87,8 @@ def real_scalar(value, name, low=None, high=None):
 
 
 def int_scalar(value, name):
+    if type(value) is int:
+        return value
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be an int, got {value!r}")
     try:
@@ -95,7 +106,7 @@ def weight_array(w, name, shape, dtype):
         raise ValueError(f"{name} must have shape {shape}, got {arr.shape}")
     if not np.isfinite(arr).all():
         raise ValueError(f"{name} must be finite (it holds NaN or inf)")
-    return np.ascontiguousarray(arr, dtype=dtype)
+    return np.asarray(arr, dtype=dtype, order="C")
 
 
 def class_index_target(t, name, lead_shape):
@@ -111,7 +122,8 @@ def class_index_target(t, name, lead_shape):
             f"{name}[{index_str(pos, lead_shape)}] = {t.reshape(-1)[pos]} is not a valid "
             "class index"
         )
-    return np.ascontiguousarray(t, dtype=_I64).reshape(-1)
+    t = np.asarray(t, dtype=_I64, order="C")
+    return t if t.ndim == 1 else t.reshape(-1)
 
 
 def index_str(flat_pos, shape):
@@ -122,7 +134,10 @@ def index_str(flat_pos, shape):
 
 def check_out(out, shape, dtype, inputs, allow_alias):
     """`out` must be a writeable C-contiguous ndarray of `shape` and `dtype` that
-    shares no memory with `inputs`, except that it may be exactly `allow_alias`."""
+    shares no memory with the inputs, except that it may be exactly `allow_alias`
+    (the logits). `inputs` holds (name, original argument, dtype the kernel gets).
+    Inputs the kernel gets uncopied are checked there, by pointer, at no cost; an
+    ndarray copied on the way (other dtype or layout) is checked here."""
     if not isinstance(out, np.ndarray):
         raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
     if out.shape != shape:
@@ -133,19 +148,28 @@ def check_out(out, shape, dtype, inputs, allow_alias):
         raise ValueError("out must be C-contiguous")
     if not out.flags.writeable:
         raise ValueError("out is read-only")
-    for arg_name, arr in inputs:
-        if not isinstance(arr, np.ndarray) or arr.size == 0 or out.size == 0:
-            continue
-        if arr is allow_alias or (
-            arg_name == "logits"
-            and arr.__array_interface__["data"][0] == out.__array_interface__["data"][0]
-            and arr.shape == out.shape
-            and arr.dtype == out.dtype
-            and arr.flags.c_contiguous
+    for arg_name, original, kernel_dtype in inputs:
+        if (
+            not isinstance(original, np.ndarray)
+            or original is allow_alias
+            or (original.dtype == kernel_dtype and original.flags.c_contiguous)
+            or original.size == 0
+            or out.size == 0
         ):
             continue
-        if np.may_share_memory(arr, out):
+        if np.may_share_memory(original, out):
+            if arg_name == "logits" and _same_buffer(original, out):
+                continue  # another view of exactly the logits: in place
             raise ValueError(
                 f"out overlaps {arg_name}; pass out=logits itself for an in-place "
                 "gradient, or a separate buffer"
             )
+
+
+def _same_buffer(a, b):
+    return (
+        a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
+        and a.shape == b.shape
+        and a.dtype == b.dtype
+        and a.flags.c_contiguous
+    )

@@ -131,7 +131,7 @@ def _softmax_cross_entropy(
                 f"got {t.shape}"
             )
         y = None
-        prob = np.ascontiguousarray(t, dtype=dtype).reshape(-1)
+        prob = np.asarray(t, dtype=dtype, order="C").reshape(-1)
     else:
         raise TypeError(
             "target must be an integer array of class indices or a float array of "
@@ -153,35 +153,19 @@ def _softmax_cross_entropy(
             shape,
             res_dtype,
             [
-                ("logits", logits),
-                ("target", target),
-                ("weight", weight),
-                ("sample_weight", sample_weight),
+                ("logits", logits, dtype),
+                ("target", target, dtype if y is None else y.dtype),
+                ("weight", weight, dtype),
+                ("sample_weight", sample_weight, dtype),
             ],
             allow_alias=logits,
         )
-
-    # Target range and the "mean" normaliser (a pass over the n targets).
-    if y is not None:
-        bad, denom = _kernels.check_targets(y, c, ignore_index, w, sw)
-        if bad >= 0:
-            raise ValueError(
-                f"target[{index_str(bad, lead)}] = {int(y[bad])} is out of range: "
-                f"class indices must be in [0, {c}) or equal ignore_index "
-                f"({ignore_index})"
-            )
-    else:
-        denom = float(n) if sw is None else float(np.sum(sw, dtype=np.float64))
-    if reduction == "mean":
-        scale = 1.0 / denom if denom != 0 else 0.0
-    else:
-        scale = 1.0
 
     # Gradient buffer: the caller's out= (possibly the logits themselves), else the
     # converted copy of the logits if one was made (it is ours), else a new array.
     grad = None
     if want_grad:
-        if res_dtype == _F16:
+        if res_dtype is _F16:
             grad = x  # float32 copy made by float_input; cast back below
         elif out is not None:
             grad = out
@@ -191,32 +175,39 @@ def _softmax_cross_entropy(
             grad = np.empty(shape, dtype=dtype)
     rows = np.empty(lead, dtype=dtype) if reduction == "none" else None
 
-    total = _kernels.softmax_cross_entropy(
-        x.reshape(-1),
-        y,
-        prob,
-        w,
-        sw,
-        None if grad is None else grad.reshape(-1),
-        None if rows is None else rows.reshape(-1),
-        n,
-        c,
-        ignore_index,
-        eps,
-        z,
-        scale,
-        nt,
-    )
+    try:
+        total = _kernels.softmax_cross_entropy(
+            x.reshape(-1),
+            y,
+            prob,
+            w,
+            sw,
+            None if grad is None else grad.reshape(-1),
+            None if rows is None else rows.reshape(-1),
+            n,
+            c,
+            ignore_index,
+            eps,
+            z,
+            reduction == "mean",
+            nt,
+        )
+    except IndexError as exc:  # the kernel checked targets before writing anything
+        bad = exc.args[0]
+        raise ValueError(
+            f"target[{index_str(bad, lead)}] (flat position {bad}) = {int(y[bad])} "
+            "is out of range: "
+            f"class indices must be in [0, {c}) or equal ignore_index "
+            f"({ignore_index})"
+        ) from None
 
     if reduction == "none":
-        loss = rows.astype(_F16) if res_dtype == _F16 else rows
-    elif reduction == "sum":
-        loss = float(total)
+        loss = rows.astype(_F16) if res_dtype is _F16 else rows
     else:
-        loss = float(total) * scale if denom != 0 else 0.0
+        loss = total
     if not want_grad:
         return loss
-    if res_dtype == _F16:
+    if res_dtype is _F16:
         if out is not None:
             np.copyto(out, grad, casting="unsafe")
             grad = out

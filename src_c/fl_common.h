@@ -46,6 +46,11 @@ enum { FL_SIMD_BASELINE = 0, FL_SIMD_AVX2 = 1 };
  * count, so a row split across threads gives the same bits as a row done by one. */
 #define FL_CHUNK 4096
 
+/* Rows of at most this many classes take the padded short-row path. */
+#ifndef FL_TINY_MAX_C
+#define FL_TINY_MAX_C 32
+#endif
+
 /* What sweep 2 of the softmax kernels accumulates besides sum exp. */
 enum { FL_MODE_HARD = 0, FL_MODE_HARD_SMOOTH = 1, FL_MODE_SOFT = 2 };
 

@@ -23,30 +23,28 @@ typedef struct fl_sce_args {
     int64_t ignore_index;      /* rows with this target: loss 0, gradient 0        */
     double label_smoothing;    /* in [0, 1]                                        */
     double z_loss;             /* >= 0: adds z * lse^2 per row                     */
-    double grad_scale;         /* 1/D for "mean", 1 for "sum" and "none"           */
+    int mean;                  /* 1: "mean" (loss and gradient divided by D)       */
+    double loss;               /* OUT sum of row losses, or sum / D for "mean"     */
+    double denominator;        /* OUT D: sum over rows not ignored of
+                                  sample_weight[i] * weight[target[i]] (class
+                                  indices) or sum sample_weight[i] (probabilities) */
+    int64_t bad_index;         /* OUT first target out of [0, c) (FL_EBADTARGET)   */
 } fl_sce_args;
 
 /* Status codes. */
 #define FL_OK 0
 #define FL_ENOMEM (-1)
+#define FL_EBADTARGET (-2)
 
-/* Computes row losses (into loss_rows when given), the gradient (into grad when
- * given), and *loss_sum = sum of the row losses in float64, added in a fixed order:
- * the results are bit-identical for any n_threads (>= 1). Returns FL_OK or FL_ENOMEM.
- * The caller validates the inputs (targets in range, shapes); the kernel trusts them. */
-int fl_sce_f32(const fl_sce_args *args, int n_threads, double *loss_sum);
-int fl_sce_f64(const fl_sce_args *args, int n_threads, double *loss_sum);
-
-/* One pass over the class-index targets: returns -1 when every target is in [0, c) or
- * equals ignore_index, else the first offending position. On success *denominator is
- * the "mean" normaliser sum_{i not ignored} sample_weight[i] * weight[target[i]]
- * (either factor 1 when its array is NULL), added in row order. */
-int64_t fl_sce_check_targets_f32(const int64_t *target, int64_t n, int64_t c,
-                                 int64_t ignore_index, const float *weight,
-                                 const float *sample_weight, double *denominator);
-int64_t fl_sce_check_targets_f64(const int64_t *target, int64_t n, int64_t c,
-                                 int64_t ignore_index, const double *weight,
-                                 const double *sample_weight, double *denominator);
+/* First checks every class index (in [0, c) or ignore_index) and computes D; on a bad
+ * index returns FL_EBADTARGET with bad_index set, having written nothing. Then
+ * computes row losses (into loss_rows when given), the gradient (into grad when
+ * given) and the loss: row losses added in float64 in a fixed order, so the results
+ * are bit-identical for any n_threads (>= 1). For "mean" with D == 0 the loss is 0 and
+ * the gradient 0. Returns FL_OK, FL_ENOMEM or FL_EBADTARGET. Shapes and finiteness
+ * of the weights are the caller's to check. */
+int fl_sce_f32(fl_sce_args *args, int n_threads);
+int fl_sce_f64(fl_sce_args *args, int n_threads);
 
 /* The kernels' exp applied element-wise (for the accuracy tests). */
 void fl_vexp_f32(const float *x, float *out, int64_t n);

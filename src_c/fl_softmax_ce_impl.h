@@ -153,10 +153,10 @@ typedef struct {
 /* After sweep 2: the row loss, and the sweep-3 coefficients alpha, beta and (hard
  * targets) gamma, the amount taken off the target entry. */
 FL_INLINE double FL_FN(row_finish)(const FL_FN(fl_ctx) * cx, int64_t i, FL_T m,
-                                   double xy, const double *sums, double *alpha,
-                                   double *beta, double *gamma)
+                                   double xy, const double *sums, double log_s,
+                                   double *alpha, double *beta, double *gamma)
 {
-    const double s = sums[0], log_s = log(s), lse = (double)m + log_s;
+    const double s = sums[0], lse = (double)m + log_s;
     const double swi = cx->sw ? (double)cx->sw[i] : 1.0;
     const double rs = swi * cx->inv_d;
     double loss, coef;
@@ -234,7 +234,8 @@ FL_INLINE double FL_FN(row)(const FL_FN(fl_ctx) * cx, int64_t i, int chunked)
             sums[2] += part[2];
         }
     }
-    loss = FL_FN(row_finish)(cx, i, m, xy, sums, &alpha, &beta, &gamma);
+    loss = FL_FN(row_finish)(cx, i, m, xy, sums, FL_LOG(sums[0]), &alpha, &beta,
+                              &gamma);
     if (g) {
         if (!chunked) {
             FL_FN(grad_body)(g, p, cx->w, c, (FL_T)alpha, (FL_T)beta, cx->pa, cx->pb,
@@ -251,6 +252,110 @@ FL_INLINE double FL_FN(row)(const FL_FN(fl_ctx) * cx, int64_t i, int chunked)
             g[y] -= (FL_T)gamma;
     }
     return loss;
+}
+
+
+/* Short rows (c <= w, w = 16 or 32, class-index targets without smoothing), in blocks
+ * of FL_TINY_ROWS rows. Each row is loaded into a w-lane window padded with -inf (exp
+ * gives exactly 0 there), so the max, exp-sum and rescale loops have a constant trip
+ * count and no scalar epilogue; the window reads past the row end only while that
+ * stays inside the logits array (the last rows are copied instead), and all reads
+ * of a block happen before its writes, so in-place is safe. The block's row sums go
+ * through one vectorised log. A generic row of c = 10 spends most of its time in
+ * epilogues, horizontal reductions and a libm log call; this path avoids them. */
+#define FL_TINY_ROWS 32
+
+FL_INLINE double FL_FN(tiny_block)(const FL_FN(fl_ctx) * cx, int64_t i0, int64_t nr,
+                                   const int w)
+{
+    const int64_t c = cx->c, total = cx->n * c;
+    FL_T e[FL_TINY_ROWS][32], mx[FL_TINY_ROWS];
+    double s[FL_TINY_ROWS], ls[FL_TINY_ROWS], xy[FL_TINY_ROWS];
+    double acc = 0.0;
+    int64_t r, k;
+
+    for (r = 0; r < nr; r++) {
+        const int64_t i = i0 + r, y = cx->y[i];
+        const FL_T *x = cx->x + i * c;
+        FL_T *v = e[r];
+        double sums[3] = {0.0, 0.0, 0.0};
+        if (i * c + w <= total) {
+#pragma omp simd
+            for (k = 0; k < w; k++) {
+                FL_T xk = x[k]; /* unconditional: inside the array */
+                v[k] = k < c ? xk : -(FL_T)INFINITY;
+            }
+        } else {
+            for (k = 0; k < c; k++)
+                v[k] = x[k];
+            for (k = c; k < w; k++)
+                v[k] = -(FL_T)INFINITY;
+        }
+        xy[r] = y == cx->ignore_index ? 0.0 : (double)x[y];
+        mx[r] = FL_FN(max_body)(v, w);
+        FL_FN(sum_body)(v, NULL, NULL, v, w, mx[r], 0, 0, FL_MODE_HARD, sums);
+        s[r] = sums[0];
+    }
+#pragma omp simd
+    for (r = 0; r < nr; r++)
+        ls[r] = FL_LOG(s[r]);
+    for (r = 0; r < nr; r++) {
+        const int64_t i = i0 + r, y = cx->y[i];
+        FL_T *g = cx->g ? cx->g + i * c : NULL;
+        FL_T *v = e[r];
+        double sums[3] = {s[r], 0.0, 0.0};
+        double alpha, beta, gamma, li = 0.0;
+        if (y == cx->ignore_index) {
+            if (g)
+                FL_FN(zero_row)(g, c); /* after the previous row's spill: in order */
+        } else {
+            li = FL_FN(row_finish)(cx, i, mx[r], xy[r], sums, ls[r], &alpha, &beta,
+                                   &gamma);
+            if (g) {
+                FL_FN(grad_body)(v, NULL, NULL, w, (FL_T)alpha, 0, 0, 0, 0);
+                v[y] -= (FL_T)gamma;
+                if ((r * c + w) <= nr * c) {
+                    /* The whole window (lanes past c hold 0) stays in this block's
+                     * rows, which are written in order: the next row overwrites the
+                     * spill. Two vector stores instead of a c-long copy. */
+#pragma omp simd
+                    for (k = 0; k < w; k++)
+                        g[k] = v[k];
+                } else {
+                    for (k = 0; k < c; k++)
+                        g[k] = v[k];
+                }
+            }
+        }
+        if (cx->loss_rows)
+            cx->loss_rows[i] = (FL_T)li;
+        acc += li;
+    }
+    return acc;
+}
+
+/* Rows [i0, i1) added in row order; the one loop every thread count runs. */
+FL_INLINE double FL_FN(rows_block)(const FL_FN(fl_ctx) * cx, int64_t i0, int64_t i1)
+{
+    const int64_t c = cx->c;
+    double acc = 0.0;
+    int64_t i;
+    if (cx->mode == FL_MODE_HARD && c <= FL_TINY_MAX_C) {
+        for (i = i0; i < i1; i += FL_TINY_ROWS) {
+            const int64_t nr = i1 - i < FL_TINY_ROWS ? i1 - i : FL_TINY_ROWS;
+            acc += c <= 16 ? FL_FN(tiny_block)(cx, i, nr, 16)
+                           : FL_FN(tiny_block)(cx, i, nr, 32);
+        }
+        return acc;
+    }
+    for (i = i0; i < i1; i++) {
+        const double li = c >= FL_SPLIT_MIN_COLS ? FL_FN(row)(cx, i, 1)
+                                                 : FL_FN(row)(cx, i, 0);
+        if (cx->loss_rows)
+            cx->loss_rows[i] = (FL_T)li;
+        acc += li;
+    }
+    return acc;
 }
 
 #if FL_HAVE_OPENMP
@@ -310,7 +415,8 @@ static double FL_FN(row_split)(const FL_FN(fl_ctx) * cx, int64_t i, int nt,
                 sums[1] += parts[3 * k + 1];
                 sums[2] += parts[3 * k + 2];
             }
-            loss = FL_FN(row_finish)(cx, i, m, xy, sums, &alpha, &beta, &gamma);
+            loss = FL_FN(row_finish)(cx, i, m, xy, sums, FL_LOG(sums[0]), &alpha, &beta,
+                              &gamma);
         }
         if (g) {
 #pragma omp for schedule(static)
@@ -333,20 +439,62 @@ static double FL_FN(row_split)(const FL_FN(fl_ctx) * cx, int64_t i, int nt,
  * whenever c >= FL_SPLIT_MIN_COLS, so the split path (which adds row by row) agrees. */
 #define FL_BLOCK_ELEMS FL_SPLIT_MIN_COLS
 
-static int FL_FN(fl_sce_run)(const fl_sce_args *args, int n_threads, double *loss_sum)
+/* Target check and the "mean" normaliser D, in row order, before anything is
+ * written. Returns the first bad position, or -1. */
+static int64_t FL_FN(sce_denominator)(const fl_sce_args *args, double *denominator)
+{
+    const int64_t n = args->n, c = args->c, ignore = args->ignore_index;
+    const int64_t *y = args->prob ? NULL : args->target;
+    const FL_T *w = (const FL_T *)args->weight;
+    const FL_T *sw = (const FL_T *)args->sample_weight;
+    double d = 0.0;
+    int64_t i;
+    if (!y) {
+        if (!sw) {
+            *denominator = (double)n;
+            return -1;
+        }
+        for (i = 0; i < n; i++)
+            d += (double)sw[i];
+        *denominator = d;
+        return -1;
+    }
+    for (i = 0; i < n; i++) {
+        const int64_t t = y[i];
+        if (t == ignore)
+            continue;
+        if (t < 0 || t >= c)
+            return i;
+        d += (sw ? (double)sw[i] : 1.0) * (w ? (double)w[t] : 1.0);
+    }
+    *denominator = d;
+    return -1;
+}
+
+static int FL_FN(fl_sce_run)(fl_sce_args *args, int n_threads)
 {
     FL_FN(fl_ctx) cx;
     const int64_t n = args->n, c = args->c;
     const int64_t rb = c >= FL_BLOCK_ELEMS ? 1 : FL_BLOCK_ELEMS / c;
     const int64_t nb = (n + rb - 1) / rb;
-    const int chunked = c >= FL_SPLIT_MIN_COLS;
     double stack_partial[256], *partial = stack_partial, total = 0.0;
     int nt = n_threads < 1 ? 1 : n_threads;
     int64_t b, k;
 
-    *loss_sum = 0.0;
+    double denom = 0.0;
+    int64_t bad;
+
+    args->loss = 0.0;
+    args->denominator = 0.0;
+    args->bad_index = -1;
     if (n <= 0)
         return FL_OK;
+    bad = FL_FN(sce_denominator)(args, &denom);
+    if (bad >= 0) {
+        args->bad_index = bad;
+        return FL_EBADTARGET;
+    }
+    args->denominator = denom;
     cx.x = (const FL_T *)args->logits;
     cx.p = (const FL_T *)args->prob;
     cx.w = (const FL_T *)args->weight;
@@ -359,7 +507,7 @@ static int FL_FN(fl_sce_run)(const fl_sce_args *args, int n_threads, double *los
     cx.ignore_index = args->ignore_index;
     cx.eps = args->label_smoothing;
     cx.z = args->z_loss;
-    cx.inv_d = args->grad_scale;
+    cx.inv_d = !args->mean ? 1.0 : (denom != 0 ? 1.0 / denom : 0.0);
     cx.pa = (FL_T)(1.0 - args->label_smoothing);
     cx.pb = (FL_T)(args->label_smoothing / (double)c);
     cx.mode = cx.p ? FL_MODE_SOFT : (cx.eps > 0 ? FL_MODE_HARD_SMOOTH : FL_MODE_HARD);
@@ -372,7 +520,7 @@ static int FL_FN(fl_sce_run)(const fl_sce_args *args, int n_threads, double *los
 #if FL_HAVE_OPENMP
     if (n * c < FL_PARALLEL_MIN)
         nt = 1;
-    if (nt > 1 && chunked && n < 2 * (int64_t)nt) {
+    if (nt > 1 && c >= FL_SPLIT_MIN_COLS && n < 2 * (int64_t)nt) {
         /* Few long rows: split each row across the threads. */
         const int64_t nch = (c + FL_CHUNK - 1) / FL_CHUNK;
         double *scratch = (double *)malloc((size_t)(4 * nch) * sizeof(double));
@@ -386,7 +534,7 @@ static int FL_FN(fl_sce_run)(const fl_sce_args *args, int n_threads, double *los
             total += li;
         }
         free(scratch);
-        *loss_sum = 0.0 + total;
+        args->loss = !args->mean ? total : (denom != 0 ? total / denom : 0.0);
         return FL_OK;
     }
     if (nt > nb)
@@ -399,24 +547,24 @@ static int FL_FN(fl_sce_run)(const fl_sce_args *args, int n_threads, double *los
         if (!partial)
             return FL_ENOMEM;
     }
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
-    for (b = 0; b < nb; b++) {
-        const int64_t i1 = (b + 1) * rb < n ? (b + 1) * rb : n;
-        double acc = 0.0;
-        int64_t i;
-        for (i = b * rb; i < i1; i++) {
-            double li = chunked ? FL_FN(row)(&cx, i, 1) : FL_FN(row)(&cx, i, 0);
-            if (cx.loss_rows)
-                cx.loss_rows[i] = (FL_T)li;
-            acc += li;
+    if (nt > 1) {
+#pragma omp parallel for schedule(static) num_threads(nt)
+        for (b = 0; b < nb; b++) {
+            const int64_t i1 = (b + 1) * rb < n ? (b + 1) * rb : n;
+            partial[b] = FL_FN(rows_block)(&cx, b * rb, i1);
         }
-        partial[b] = acc;
+    } else {
+        /* No OpenMP call at all: a parallel region costs even with one thread. */
+        for (b = 0; b < nb; b++) {
+            const int64_t i1 = (b + 1) * rb < n ? (b + 1) * rb : n;
+            partial[b] = FL_FN(rows_block)(&cx, b * rb, i1);
+        }
     }
     for (b = 0; b < nb; b++)
         total += partial[b];
     if (partial != stack_partial)
         free(partial);
-    *loss_sum = total;
+    args->loss = !args->mean ? total : (denom != 0 ? total / denom : 0.0);
     return FL_OK;
 }
 
