@@ -258,17 +258,18 @@ FL_INLINE double FL_FN(row)(const FL_FN(fl_ctx) * cx, int64_t i, int chunked)
 /* Short rows (c <= w, w = 16 or 32, class-index targets without smoothing), in blocks
  * of FL_TINY_ROWS rows. Each row is loaded into a w-lane window padded with -inf (exp
  * gives exactly 0 there), so the max, exp-sum and rescale loops have a constant trip
- * count and no scalar epilogue; the window reads past the row end only while that
- * stays inside the logits array (the last rows are copied instead), and all reads
+ * count and no scalar epilogue. The window reads past the row end only while it
+ * stays inside rows [i0, i_end) that this thread owns (the last rows are copied
+ * instead), so it never races with another thread writing in place; and all reads
  * of a block happen before its writes, so in-place is safe. The block's row sums go
  * through one vectorised log. A generic row of c = 10 spends most of its time in
  * epilogues, horizontal reductions and a libm log call; this path avoids them. */
 #define FL_TINY_ROWS 32
 
 FL_INLINE double FL_FN(tiny_block)(const FL_FN(fl_ctx) * cx, int64_t i0, int64_t nr,
-                                   const int w)
+                                   int64_t i_end, const int w)
 {
-    const int64_t c = cx->c, total = cx->n * c;
+    const int64_t c = cx->c, total = i_end * c;
     FL_T e[FL_TINY_ROWS][32], mx[FL_TINY_ROWS];
     double s[FL_TINY_ROWS], ls[FL_TINY_ROWS], xy[FL_TINY_ROWS];
     double acc = 0.0;
@@ -343,8 +344,8 @@ FL_INLINE double FL_FN(rows_block)(const FL_FN(fl_ctx) * cx, int64_t i0, int64_t
     if (cx->mode == FL_MODE_HARD && c <= FL_TINY_MAX_C) {
         for (i = i0; i < i1; i += FL_TINY_ROWS) {
             const int64_t nr = i1 - i < FL_TINY_ROWS ? i1 - i : FL_TINY_ROWS;
-            acc += c <= 16 ? FL_FN(tiny_block)(cx, i, nr, 16)
-                           : FL_FN(tiny_block)(cx, i, nr, 32);
+            acc += c <= 16 ? FL_FN(tiny_block)(cx, i, nr, i1, 16)
+                           : FL_FN(tiny_block)(cx, i, nr, i1, 32);
         }
         return acc;
     }
