@@ -73,9 +73,7 @@ def set_simd(path):
         _kernels.simd_set(_kernels.simd_best())
         return
     if path not in _SIMD_NAMES:
-        raise ValueError(
-            f"path must be one of {_SIMD_NAMES} or None, got {path!r}"
-        )
+        raise ValueError(f"path must be one of {_SIMD_NAMES} or None, got {path!r}")
     _kernels.simd_set(_SIMD_NAMES.index(path))
 
 

@@ -38,7 +38,7 @@ def _median_time(fn, repeat):
 def run(batch=8, seq=256, vocab=32000, seed=0):
     rng = np.random.default_rng(seed)
     print(f"logits: ({batch}, {seq}, {vocab}) float32, a language model's last layer")
-    logits = (rng.standard_normal((batch, seq, vocab), dtype=np.float32) * 4.0)
+    logits = rng.standard_normal((batch, seq, vocab), dtype=np.float32) * 4.0
     target = rng.integers(0, vocab, size=(batch, seq))
     target[:, -16:] = -100  # padding at the end of every sequence is ignored
     show_config()

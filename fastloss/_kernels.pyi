@@ -1,7 +1,5 @@
 """Type stubs for the compiled bindings (fastloss/_kernels.pyx)."""
 
-from typing import Optional
-
 import numpy as np
 import numpy.typing as npt
 
@@ -9,12 +7,12 @@ SIMD_NAMES: tuple[str, str]
 
 def softmax_cross_entropy(
     logits: npt.NDArray[np.floating],
-    target: Optional[npt.NDArray[np.int64]],
-    prob: Optional[npt.NDArray[np.floating]],
-    weight: Optional[npt.NDArray[np.floating]],
-    sample_weight: Optional[npt.NDArray[np.floating]],
-    grad: Optional[npt.NDArray[np.floating]],
-    loss_rows: Optional[npt.NDArray[np.floating]],
+    target: npt.NDArray[np.int64] | None,
+    prob: npt.NDArray[np.floating] | None,
+    weight: npt.NDArray[np.floating] | None,
+    sample_weight: npt.NDArray[np.floating] | None,
+    grad: npt.NDArray[np.floating] | None,
+    loss_rows: npt.NDArray[np.floating] | None,
     n: int,
     c: int,
     ignore_index: int,

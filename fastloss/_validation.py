@@ -30,9 +30,9 @@ def float_input(x, name):
     float32/float64 are kept, float16 is computed in float32 (results cast back to
     float16), integers and bools become float64. Anything else is a TypeError.
     """
-    if type(x) is np.ndarray and (x.dtype is _F32 or x.dtype is _F64 or (
-        x.dtype == _F32 or x.dtype == _F64
-    )):
+    if type(x) is np.ndarray and (
+        x.dtype is _F32 or x.dtype is _F64 or (x.dtype == _F32 or x.dtype == _F64)
+    ):
         if not x.flags.c_contiguous:
             x = np.asarray(x, order="C")
         return x, x.dtype
@@ -59,26 +59,28 @@ def float_input(x, name):
         except (TypeError, ValueError) as exc:
             raise TypeError(f"{name} must be a numeric array: {exc}") from None
         return np.asarray(arr, order="C"), _F64
-    raise TypeError(
-        f"{name} must be a real numeric array, got dtype {arr.dtype}"
-    )
+    raise TypeError(f"{name} must be a real numeric array, got dtype {arr.dtype}")
 
 
 def real_scalar(value, name, low=None, high=None):
     """A finite Python float in [low, high]."""
-    if type(value) is float or type(value) is int:  # fast path for the defaults
-        if (low is None or value >= low) and (high is None or value <= high) and (
-            math.isfinite(value)
-        ):
-            return float(value)
+    if (
+        (type(value) is float or type(value) is int)  # fast path for the defaults
+        and (low is None or value >= low)
+        and (high is None or value <= high)
+        and math.isfinite(value)
+    ):
+        return float(value)
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be a real number, got {value!r}")
     try:
         v = float(value)
     except (TypeError, ValueError):
         raise TypeError(f"{name} must be a real number, got {value!r}") from None
-    if not math.isfinite(v) or (low is not None and v < low) or (
-        high is not None and v > high
+    if (
+        not math.isfinite(v)
+        or (low is not None and v < low)
+        or (high is not None and v > high)
     ):
         lo = "-inf" if low is None else low
         hi = "inf" if high is None else high
@@ -119,8 +121,8 @@ def class_index_target(t, name, lead_shape):
     if t.dtype == np.uint64 and t.size and t.max() > np.iinfo(np.int64).max:
         pos = int(np.argmax(t > np.iinfo(np.int64).max))
         raise ValueError(
-            f"{name}[{index_str(pos, lead_shape)}] = {t.reshape(-1)[pos]} is not a valid "
-            "class index"
+            f"{name}[{index_str(pos, lead_shape)}] = {t.reshape(-1)[pos]} is not a "
+            "valid class index"
         )
     t = np.asarray(t, dtype=_I64, order="C")
     return t if t.ndim == 1 else t.reshape(-1)

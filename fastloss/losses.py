@@ -6,7 +6,6 @@ from . import _kernels
 from ._config import _resolve_n_threads
 from ._validation import (
     _F16,
-    _F32,
     check_out,
     check_reduction,
     class_index_target,

@@ -95,7 +95,18 @@ FL_INLINE void FL_FN(grad_body)(FL_T *g, const FL_T *p, const FL_T *w, int64_t l
                                 FL_T alpha, FL_T beta, FL_T pa, FL_T pb, int soft)
 {
     int64_t k;
-    if (soft) {
+    if (alpha - alpha != 0 && alpha == alpha) {
+        /* alpha is +-inf: it overflowed the dtype (a gradient beyond its range, e.g.
+         * z_loss on logits ~1e37 in float32). Keep entries of zero probability at
+         * exactly 0 rather than inf * 0 = NaN. Rare, so a plain loop. (A NaN alpha,
+         * from a NaN or +inf logit, takes the normal path: the row is NaN.) */
+        for (k = 0; k < len; k++) {
+            FL_T wk = w ? w[k] : (FL_T)1;
+            FL_T wp = soft ? (pa * p[k] + pb) * wk : wk;
+            FL_T a = g[k] == 0 ? (FL_T)0 : alpha * g[k];
+            g[k] = beta == 0 ? a : a - beta * wp;
+        }
+    } else if (soft) {
 #pragma omp simd
         for (k = 0; k < len; k++) {
             FL_T wp = pa * p[k] + pb;
