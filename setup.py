@@ -107,6 +107,7 @@ def _extensions():
         "fastloss/_kernels.pyx",
         "src_c/fl_dispatch.c",
         "src_c/fl_softmax_ce.c",
+        "src_c/fl_elementwise.c",
     ]
     ext = Extension(
         "fastloss._kernels",

@@ -1,5 +1,12 @@
-"""fastloss: fused, numerically stable loss-and-gradient kernels for NumPy."""
+"""fastloss: fused, numerically stable loss-and-gradient kernels for NumPy.
 
+Every loss ``name(...)`` has a twin ``name_and_grad(...)`` returning ``(loss, grad)``
+from one fused kernel call. The Keras-named classes are in `fastloss.losses`.
+"""
+
+from . import losses
+from ._binary import *  # noqa: F403
+from ._binary import __all__ as _binary_all
 from ._config import (
     config,
     get_num_threads,
@@ -8,17 +15,27 @@ from ._config import (
     set_simd,
     show_config,
 )
+from ._regression import *  # noqa: F403
+from ._regression import __all__ as _regression_all
+from ._rowwise import *  # noqa: F403
+from ._rowwise import __all__ as _rowwise_all
+from ._softmax_ce import softmax_cross_entropy, softmax_cross_entropy_and_grad
 from ._version import __version__
-from .losses import softmax_cross_entropy, softmax_cross_entropy_and_grad
+from .losses import get_loss
 
 __all__ = [
     "__version__",
     "config",
+    "get_loss",
     "get_num_threads",
     "get_simd",
+    "losses",
     "set_num_threads",
     "set_simd",
     "show_config",
     "softmax_cross_entropy",
     "softmax_cross_entropy_and_grad",
+    *_binary_all,
+    *_regression_all,
+    *_rowwise_all,
 ]

@@ -6,7 +6,7 @@ import time
 import numpy as np
 
 from ._config import show_config
-from .losses import softmax_cross_entropy_and_grad
+from ._softmax_ce import softmax_cross_entropy_and_grad
 
 
 def _numpy_reference(logits, target, ignore_index):

@@ -34,6 +34,29 @@ cdef extern from "fl_softmax_ce.h" nogil:
     void fl_vexp_f32(const float *x, float *out, int64_t n)
     void fl_vexp_f64(const double *x, double *out, int64_t n)
 
+cdef extern from "fl_elementwise.h" nogil:
+    ctypedef struct fl_ew_args:
+        int kind
+        const void *input
+        const void *target
+        const void *weight
+        const void *sample_weight
+        const void *pos_weight
+        void *grad
+        void *loss_elems
+        int64_t n
+        int64_t c
+        int64_t t
+        double p[4]
+        double grad_scale
+        double loss
+    int FL_EW_OK
+    int FL_EW_ENOMEM
+    int FL_EW_EKIND
+    int FL_EW_COUNT
+    int fl_ew_f32(fl_ew_args *args, int n_threads)
+    int fl_ew_f64(fl_ew_args *args, int n_threads)
+
 cdef extern from "fl_dispatch.h" nogil:
     int FL_SIMD_BASELINE
     int FL_SIMD_AVX2
@@ -141,6 +164,82 @@ def softmax_cross_entropy(
         raise IndexError(a.bad_index)
     if status == FL_ENOMEM:
         raise MemoryError("softmax_cross_entropy: out of memory for scratch space")
+    return a.loss
+
+
+def elementwise(
+    int kind,
+    x,                 # IN  (n,) float32/float64, C order
+    y,                 # IN  (n,) same dtype
+    weight,            # IN  (n,) or None
+    sample_weight,     # IN  (n // t,) or None
+    pos_weight,        # IN  (c,) or None
+    grad,              # OUT (n,) or None; may be `x` itself
+    loss_elems,        # OUT (n,) or None
+    int64_t c,
+    int64_t t,
+    double p0,
+    double p1,
+    double p2,
+    double p3,
+    double grad_scale,
+    int n_threads,
+):
+    """Elementwise loss of kind `kind` (FL_EW_* in fl_elementwise.h): returns the
+    float64 sum of the (weighted) element losses; writes grad * grad_scale."""
+    cdef fl_ew_args a
+    cdef int status
+    cdef bint f32 = x.dtype.itemsize == 4
+    cdef Py_ssize_t item = 4 if f32 else 8
+    cdef Py_ssize_t nb
+    if f32:
+        a.input = _cf32(x)
+        a.target = _cf32(y)
+        a.weight = _cf32(weight)
+        a.sample_weight = _cf32(sample_weight)
+        a.pos_weight = _cf32(pos_weight)
+        a.grad = _wf32(grad)
+        a.loss_elems = _wf32(loss_elems)
+    else:
+        a.input = _cf64(x)
+        a.target = _cf64(y)
+        a.weight = _cf64(weight)
+        a.sample_weight = _cf64(sample_weight)
+        a.pos_weight = _cf64(pos_weight)
+        a.grad = _wf64(grad)
+        a.loss_elems = _wf64(loss_elems)
+    a.kind = kind
+    a.n = x.shape[0]
+    a.c = c
+    a.t = t
+    a.p[0] = p0
+    a.p[1] = p1
+    a.p[2] = p2
+    a.p[3] = p3
+    a.grad_scale = grad_scale
+    if a.n == 0:
+        return 0.0
+    if y.shape[0] != a.n or (weight is not None and weight.shape[0] != a.n):
+        raise ValueError("elementwise kernel: length mismatch")
+    if a.grad != NULL:
+        nb = a.n * item
+        if a.grad != a.input and _overlap(a.grad, nb, a.input, nb):
+            raise ValueError("out overlaps the input without being the input itself")
+        if (_overlap(a.grad, nb, a.target, nb)
+                or _overlap(a.grad, nb, a.weight, nb)
+                or _overlap(a.grad, nb, a.sample_weight, (a.n // t) * item)
+                or _overlap(a.grad, nb, a.pos_weight, c * item)
+                or _overlap(a.grad, nb, a.loss_elems, nb)):
+            raise ValueError("out overlaps an input (target or a weight)")
+    with nogil:
+        if f32:
+            status = fl_ew_f32(&a, n_threads)
+        else:
+            status = fl_ew_f64(&a, n_threads)
+    if status == FL_EW_EKIND:
+        raise ValueError(f"elementwise kernel: unknown kind {kind}")
+    if status == FL_EW_ENOMEM:
+        raise MemoryError("elementwise loss: out of memory for scratch space")
     return a.loss
 
 

@@ -72,8 +72,8 @@ FL_INLINE double FL_CAT2(fl_exp, FL_PATH)(double x)
  * sums of exponentials, which lie in [1, c]; other inputs give unspecified results
  * except NaN -> NaN). x = 2^k * f with f in [sqrt(1/2), sqrt(2)); log f = 2 atanh(u),
  * u = (f - 1) / (f + 1), |u| <= 0.1716, summed as the odd series to u^23, whose
- * truncation error is below 1e-19 relative. Within 2 ulp of libm's log (tested);
- * NaN and +inf pass through. */
+ * truncation error is below 1e-19 relative. Within 2 ulp of libm's log for normal
+ * x > 0 (tested); +inf -> +inf, 0 -> -inf, negative or NaN -> NaN. */
 FL_INLINE double FL_CAT2(fl_log, FL_PATH)(double x)
 {
     FL_CAT2(fl_f64bits, FL_PATH) b;
@@ -105,5 +105,53 @@ FL_INLINE double FL_CAT2(fl_log, FL_PATH)(double x)
     res = k * 6.93147180369123816490e-01
           + (2.0 * u + (2.0 * u * u2 * p + k * 1.90821492927058770002e-10));
     res = x == (double)INFINITY ? x : res;
-    return x != x ? x : res;
+    res = x == 0.0 ? -(double)INFINITY : res;
+    return x < 0.0 || x != x ? (double)NAN : res;
+}
+
+/* Vectorisable natural log for float (Cephes logf): x = 2^e * f, f in
+ * [sqrt(1/2), sqrt(2)), log f = t - t^2/2 + t^3 P(t) with t = f - 1. For x > 0 normal
+ * or +inf; 0 gives -inf; NaN and negatives give NaN. Within 2 ulp (tested). */
+FL_INLINE float FL_CAT2(fl_logf, FL_PATH)(float x)
+{
+    FL_CAT2(fl_f32bits, FL_PATH) b;
+    float f, t, z, y, e, res;
+    int32_t ei;
+    b.f = x;
+    ei = (int32_t)((uint32_t)b.i - 0x3F3504F3u) >> 23; /* exponent vs sqrt(1/2) */
+    e = (float)ei;
+    b.i = (int32_t)((uint32_t)b.i - ((uint32_t)ei << 23));
+    f = b.f;
+    t = f - 1.0f;
+    z = t * t;
+    y = 7.0376836292E-2f;
+    y = y * t - 1.1514610310E-1f;
+    y = y * t + 1.1676998740E-1f;
+    y = y * t - 1.2420140846E-1f;
+    y = y * t + 1.4249322787E-1f;
+    y = y * t - 1.6668057665E-1f;
+    y = y * t + 2.0000714765E-1f;
+    y = y * t - 2.4999993993E-1f;
+    y = y * t + 3.3333331174E-1f;
+    y = y * t * z;
+    y = y + e * -2.12194440e-4f;
+    y = y - 0.5f * z;
+    res = t + y + e * 0.693359375f;
+    res = x == (float)INFINITY ? x : res;
+    res = x == 0.0f ? -(float)INFINITY : res;
+    return x < 0.0f || x != x ? (float)NAN : res;
+}
+
+/* log(1 + t) for t > -1, accurate for tiny t (Goldberg: with u = 1 + t rounded,
+ * log(u) * t / (u - 1) cancels the rounding of u). */
+FL_INLINE float FL_CAT2(fl_log1pf, FL_PATH)(float t)
+{
+    const float u = 1.0f + t, d = u - 1.0f;
+    return d == 0.0f ? t : FL_CAT2(fl_logf, FL_PATH)(u) * (t / d);
+}
+
+FL_INLINE double FL_CAT2(fl_log1p, FL_PATH)(double t)
+{
+    const double u = 1.0 + t, d = u - 1.0;
+    return d == 0.0 ? t : FL_CAT2(fl_log, FL_PATH)(u) * (t / d);
 }

@@ -1,0 +1,232 @@
+"""Shared machinery of the elementwise losses (one fused C kernel, many kinds).
+
+Each public elementwise loss is a thin function that names its arguments and
+parameters and calls `elementwise_loss`; the kernel kinds are the FL_EW_* values in
+src_c/fl_elementwise.h.
+"""
+
+import math
+
+import numpy as np
+
+from . import _kernels
+from ._config import _resolve_n_threads
+from ._validation import _F16, check_out, check_reduction, float_input
+
+# Kernel kinds: keep in sync with the enum in src_c/fl_elementwise.h.
+MSE = 0
+BCE_LOGITS = 1
+
+COMMON_PARAMS_DOC = """\
+    weight : array_like, optional
+        Per-element weights, broadcastable to the input's shape (as in PyTorch; a
+        weight that is not already of the input's shape is expanded to it once). It
+        rescales each element's loss and gradient and does not change the "mean"
+        normaliser. An element of weight 0 contributes exactly 0, even if its loss
+        is not finite. Not checked for NaN (a NaN weight gives a NaN loss).
+    sample_weight : array_like, optional
+        Per-sample weights (finite) of shape ``input.shape[:k]`` for some ``k >= 1``
+        (typically ``(n_samples,)``), broadcast over the remaining trailing axes. With
+        "mean" the result is a weighted mean: the normaliser is the sum of the
+        broadcast sample weights instead of the element count.
+    reduction : {"mean", "sum", "none"}, default="mean"
+        "none" returns the per-element losses (input's shape and dtype); "sum" and
+        "mean" return a Python float accumulated in float64.
+    n_threads : int, optional
+        OpenMP threads; None uses `fastloss.get_num_threads`. Results are
+        bit-identical for every thread count."""
+
+OUT_DOC = """\
+    out : ndarray, optional
+        Where to write the gradient: writeable, C-contiguous, of the input's shape
+        and the gradient's dtype. It may be the input array itself (in place); any
+        other overlap with an input is an error."""
+
+
+def _sample_weight(sw, shape, dtype):
+    """(flat sample weights, elements per weight) or (None, 1)."""
+    if sw is None:
+        return None, 1
+    arr, _ = float_input(sw, "sample_weight")
+    k = arr.ndim
+    if k == 0 or k > len(shape) or arr.shape != shape[:k]:
+        raise ValueError(
+            "sample_weight must have the shape of the input's leading axes "
+            f"(e.g. {shape[:1]}), got {arr.shape}"
+        )
+    if not np.isfinite(arr).all():
+        raise ValueError("sample_weight must be finite (it holds NaN or inf)")
+    t = math.prod(shape[k:])
+    return np.asarray(arr, dtype=dtype, order="C").reshape(-1), t
+
+
+def _elem_weight(w, shape, dtype):
+    if w is None:
+        return None
+    arr, _ = float_input(w, "weight")
+    if arr.shape != shape:
+        try:
+            arr = np.broadcast_to(arr, shape)
+        except ValueError:
+            raise ValueError(
+                f"weight of shape {arr.shape} does not broadcast to the input's "
+                f"shape {shape}"
+            ) from None
+    return np.asarray(arr, dtype=dtype, order="C").reshape(-1)
+
+
+def _pos_weight(pw, shape, dtype):
+    if pw is None:
+        return None
+    arr, _ = float_input(pw, "pos_weight")
+    c = shape[-1] if shape else 1
+    if arr.ndim == 0 or arr.shape == (1,):
+        arr = np.full(c, arr.reshape(()), dtype=dtype)
+    if arr.shape != (c,):
+        raise ValueError(
+            f"pos_weight must have shape ({c},) (the input's last axis), got "
+            f"{arr.shape}"
+        )
+    if not np.isfinite(arr).all():
+        raise ValueError("pos_weight must be finite (it holds NaN or inf)")
+    return np.asarray(arr, dtype=dtype, order="C")
+
+
+def elementwise_loss(
+    kind,
+    input,
+    target,
+    *,
+    params=(0.0, 0.0, 0.0, 0.0),
+    weight=None,
+    sample_weight=None,
+    pos_weight=None,
+    reduction="mean",
+    n_threads=None,
+    out=None,
+    want_grad=False,
+    input_name="input",
+    target_name="target",
+):
+    """Validate, convert once, run the kernel of `kind`; returns loss or
+    (loss, grad). `params` are already-validated floats."""
+    check_reduction(reduction)
+    x, res_dtype = float_input(input, input_name)
+    shape = x.shape
+    dtype = x.dtype
+    y, _ = float_input(target, target_name)
+    if y.shape != shape:
+        raise ValueError(
+            f"{target_name} must have the shape of {input_name} {shape}, got {y.shape}"
+        )
+    y = np.asarray(y, dtype=dtype, order="C")
+    w = _elem_weight(weight, shape, dtype)
+    sw, t = _sample_weight(sample_weight, shape, dtype)
+    pw = _pos_weight(pos_weight, shape, dtype)
+    nt = _resolve_n_threads(n_threads)
+    if want_grad and out is not None:
+        check_out(
+            out,
+            shape,
+            res_dtype,
+            [
+                (input_name, input, dtype),
+                (target_name, target, dtype),
+                ("weight", weight, dtype),
+                ("sample_weight", sample_weight, dtype),
+                ("pos_weight", pos_weight, dtype),
+            ],
+            allow_alias=input,
+        )
+
+    n = x.size
+    denom = float(n) if sw is None else float(np.sum(sw, dtype=np.float64)) * t
+    scale = (1.0 / denom if denom != 0 else 0.0) if reduction == "mean" else 1.0
+
+    grad = None
+    if want_grad:
+        if res_dtype is _F16:
+            grad = x  # float32 copy made by float_input; cast back below
+        elif out is not None:
+            grad = out
+        elif x is not input and not np.may_share_memory(x, input):
+            grad = x
+        else:
+            grad = np.empty(shape, dtype=dtype)
+    elems = np.empty(shape, dtype=dtype) if reduction == "none" else None
+
+    total = _kernels.elementwise(
+        kind,
+        x.reshape(-1),
+        y.reshape(-1),
+        w,
+        sw,
+        pw,
+        None if grad is None else grad.reshape(-1),
+        None if elems is None else elems.reshape(-1),
+        shape[-1] if shape and shape[-1] > 0 else 1,
+        t,
+        float(params[0]),
+        float(params[1]),
+        float(params[2]),
+        float(params[3]),
+        scale,
+        nt,
+    )
+    if reduction == "none":
+        loss = elems.astype(_F16) if res_dtype is _F16 else elems
+    elif reduction == "sum":
+        loss = float(total)
+    else:
+        loss = float(total) / denom if denom != 0 else 0.0
+    if not want_grad:
+        return loss
+    if res_dtype is _F16:
+        if out is not None:
+            np.copyto(out, grad, casting="unsafe")
+            grad = out
+        else:
+            grad = grad.astype(_F16)
+    return loss, grad
+
+
+def document(fn, summary, params_doc, notes, example, grad=False):
+    """Assemble a numpydoc docstring from the shared pieces."""
+    returns = (
+        """
+    Returns
+    -------
+    loss : float or ndarray
+        A Python float for "mean" and "sum"; for "none", the per-element losses.
+    grad : ndarray
+        d(loss)/d(input) for the chosen reduction ("none": the gradient of the sum),
+        of the input's shape; ``out`` when given."""
+        if grad
+        else """
+    Returns
+    -------
+    loss : float or ndarray
+        A Python float for "mean" and "sum"; for "none", the per-element losses."""
+    )
+    fn.__doc__ = f"""{summary}
+
+    Parameters
+    ----------
+{params_doc}
+{COMMON_PARAMS_DOC}{chr(10) + OUT_DOC if grad else ""}
+{returns}
+
+    Raises
+    ------
+    ValueError, TypeError
+        For any malformed argument, naming it, before anything is written.
+
+    Notes
+    -----
+{notes}
+
+    Examples
+    --------
+{example}
+"""
+    return fn

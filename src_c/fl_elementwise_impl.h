@@ -1,0 +1,208 @@
+/* Elementwise loss kernel body; included by fl_elementwise.c once per (dtype, SIMD
+ * path) with FL_T, FL_TS, FL_PATH, FL_EXP (dtype exp), FL_TLOG (dtype log) and
+ * FL_TLOG1P defined. No include guard on purpose. */
+
+#define FL_FN(name) FL_CAT3(name, FL_TS, FL_PATH)
+
+/* Elements per reduction block: fixed, so sums do not depend on the thread count. */
+#define FL_EW_BLOCK 4096
+
+typedef struct {
+    const FL_T *x, *y, *w, *sw, *pw;
+    FL_T *g, *l;
+    int64_t n, c, t;
+    FL_T p0, p1, p2, p3;
+    FL_T scale;
+} FL_FN(fl_ew_ctx);
+
+/* ---- per-element losses: FL_FN(ew_<kind>)(x, y, pw, cx, &g) returns the loss and
+ * stores d loss / d x in *g; pw is the positive weight (1 when none) ------------ */
+#include "fl_ew_regression.h"
+#include "fl_ew_binary.h"
+
+/* ---- the block loop, specialised per kind and per output set ------------------ */
+
+FL_INLINE FL_T FL_FN(ew_elem)(const int kind, FL_T x, FL_T y, FL_T pw,
+                              const FL_FN(fl_ew_ctx) * cx, FL_T *g)
+{
+    switch (kind) {
+    case FL_EW_BCE_LOGITS:
+        return FL_FN(ew_bce_logits)(x, y, pw, cx, g);
+    case FL_EW_L1:
+        return FL_FN(ew_l1)(x, y, pw, cx, g);
+    case FL_EW_HUBER:
+        return FL_FN(ew_huber)(x, y, pw, cx, g);
+    case FL_EW_SMOOTH_L1:
+        return FL_FN(ew_smooth_l1)(x, y, pw, cx, g);
+    case FL_EW_LOG_COSH:
+        return FL_FN(ew_log_cosh)(x, y, pw, cx, g);
+    case FL_EW_BCE_PROB:
+        return FL_FN(ew_bce_prob)(x, y, pw, cx, g);
+    case FL_EW_SIGMOID_FOCAL:
+        return FL_FN(ew_sigmoid_focal)(x, y, pw, cx, g);
+    default:
+        return FL_FN(ew_mse)(x, y, pw, cx, g);
+    }
+}
+
+/* Elements [k0, k1) (at most FL_EW_BLOCK). `weighted`: w/sw/pw expanded into wb/pb. */
+FL_INLINE double FL_FN(ew_block)(const FL_FN(fl_ew_ctx) * cx, int64_t k0, int64_t k1,
+                                 const int kind, const int has_g, const int has_l,
+                                 const int weighted)
+{
+    const int64_t len = k1 - k0;
+    const FL_T *x = cx->x + k0, *y = cx->y + k0;
+    FL_T *gout = has_g ? cx->g + k0 : NULL, *lout = has_l ? cx->l + k0 : NULL;
+    const FL_T scale = cx->scale;
+    double acc = 0.0;
+    int64_t k;
+    if (!weighted) {
+#pragma omp simd reduction(+ : acc)
+        for (k = 0; k < len; k++) {
+            FL_T g;
+            const FL_T l = FL_FN(ew_elem)(kind, x[k], y[k], 1, cx, &g);
+            if (has_g)
+                gout[k] = g * scale;
+            if (has_l)
+                lout[k] = l;
+            acc += (double)l;
+        }
+    } else {
+        FL_T wb[FL_EW_BLOCK], pb[FL_EW_BLOCK];
+        /* Expand the broadcast weights with running indices (no division per
+         * element): sample index k / t and class index k % c. */
+        int64_t j = k0 % cx->c, r = k0 % cx->t, i = k0 / cx->t;
+        for (k = 0; k < len; k++) {
+            FL_T wv = cx->w ? cx->w[k0 + k] : (FL_T)1;
+            if (cx->sw)
+                wv *= cx->sw[i];
+            wb[k] = wv;
+            pb[k] = cx->pw ? cx->pw[j] : (FL_T)1;
+            if (++j == cx->c)
+                j = 0;
+            if (++r == cx->t) {
+                r = 0;
+                i++;
+            }
+        }
+#pragma omp simd reduction(+ : acc)
+        for (k = 0; k < len; k++) {
+            FL_T g;
+            const FL_T wk = wb[k];
+            FL_T l = FL_FN(ew_elem)(kind, x[k], y[k], pb[k], cx, &g);
+            /* weight 0 removes an element outright, even a non-finite one */
+            l = wk == 0 ? 0 : wk * l;
+            if (has_g)
+                gout[k] = wk == 0 ? 0 : g * (wk * scale);
+            if (has_l)
+                lout[k] = l;
+            acc += (double)l;
+        }
+    }
+    return acc;
+}
+
+FL_INLINE double FL_FN(ew_block_kind)(const FL_FN(fl_ew_ctx) * cx, int64_t k0,
+                                      int64_t k1, const int kind)
+{
+    const int weighted = cx->w || cx->sw || cx->pw;
+    if (cx->g) {
+        if (cx->l)
+            return weighted ? FL_FN(ew_block)(cx, k0, k1, kind, 1, 1, 1)
+                            : FL_FN(ew_block)(cx, k0, k1, kind, 1, 1, 0);
+        return weighted ? FL_FN(ew_block)(cx, k0, k1, kind, 1, 0, 1)
+                        : FL_FN(ew_block)(cx, k0, k1, kind, 1, 0, 0);
+    }
+    if (cx->l)
+        return weighted ? FL_FN(ew_block)(cx, k0, k1, kind, 0, 1, 1)
+                        : FL_FN(ew_block)(cx, k0, k1, kind, 0, 1, 0);
+    return weighted ? FL_FN(ew_block)(cx, k0, k1, kind, 0, 0, 1)
+                    : FL_FN(ew_block)(cx, k0, k1, kind, 0, 0, 0);
+}
+
+/* One out-of-line block function per kind: the switch is outside every loop. */
+static double FL_FN(ew_block_any)(const FL_FN(fl_ew_ctx) * cx, int64_t k0, int64_t k1,
+                                  int kind)
+{
+    switch (kind) {
+    case FL_EW_BCE_LOGITS:
+        return FL_FN(ew_block_kind)(cx, k0, k1, FL_EW_BCE_LOGITS);
+    case FL_EW_L1:
+        return FL_FN(ew_block_kind)(cx, k0, k1, FL_EW_L1);
+    case FL_EW_HUBER:
+        return FL_FN(ew_block_kind)(cx, k0, k1, FL_EW_HUBER);
+    case FL_EW_SMOOTH_L1:
+        return FL_FN(ew_block_kind)(cx, k0, k1, FL_EW_SMOOTH_L1);
+    case FL_EW_LOG_COSH:
+        return FL_FN(ew_block_kind)(cx, k0, k1, FL_EW_LOG_COSH);
+    case FL_EW_BCE_PROB:
+        return FL_FN(ew_block_kind)(cx, k0, k1, FL_EW_BCE_PROB);
+    case FL_EW_SIGMOID_FOCAL:
+        return FL_FN(ew_block_kind)(cx, k0, k1, FL_EW_SIGMOID_FOCAL);
+    default:
+        return FL_FN(ew_block_kind)(cx, k0, k1, FL_EW_MSE);
+    }
+}
+
+static int FL_FN(fl_ew_run)(fl_ew_args *a, int n_threads)
+{
+    FL_FN(fl_ew_ctx) cx;
+    const int64_t n = a->n, nb = (n + FL_EW_BLOCK - 1) / FL_EW_BLOCK;
+    double stack_partial[256], *partial = stack_partial, total = 0.0;
+    int nt = n_threads < 1 ? 1 : n_threads;
+    int64_t b;
+
+    a->loss = 0.0;
+    if (a->kind < 0 || a->kind >= FL_EW_COUNT)
+        return FL_EW_EKIND;
+    if (n <= 0)
+        return FL_EW_OK;
+    cx.x = (const FL_T *)a->input;
+    cx.y = (const FL_T *)a->target;
+    cx.w = (const FL_T *)a->weight;
+    cx.sw = (const FL_T *)a->sample_weight;
+    cx.pw = (const FL_T *)a->pos_weight;
+    cx.g = (FL_T *)a->grad;
+    cx.l = (FL_T *)a->loss_elems;
+    cx.n = n;
+    cx.c = a->c < 1 ? 1 : a->c;
+    cx.t = a->t < 1 ? 1 : a->t;
+    cx.p0 = (FL_T)a->p[0];
+    cx.p1 = (FL_T)a->p[1];
+    cx.p2 = (FL_T)a->p[2];
+    cx.p3 = (FL_T)a->p[3];
+    cx.scale = (FL_T)a->grad_scale;
+#if FL_HAVE_OPENMP
+    if (n < FL_PARALLEL_MIN)
+        nt = 1;
+    if (nt > nb)
+        nt = (int)nb;
+#else
+    nt = 1;
+#endif
+    if (nb > (int64_t)(sizeof(stack_partial) / sizeof(double))) {
+        partial = (double *)malloc((size_t)nb * sizeof(double));
+        if (!partial)
+            return FL_EW_ENOMEM;
+    }
+    if (nt > 1) {
+#pragma omp parallel for schedule(static) num_threads(nt)
+        for (b = 0; b < nb; b++) {
+            const int64_t k1 = (b + 1) * FL_EW_BLOCK < n ? (b + 1) * FL_EW_BLOCK : n;
+            partial[b] = FL_FN(ew_block_any)(&cx, b * FL_EW_BLOCK, k1, a->kind);
+        }
+    } else {
+        for (b = 0; b < nb; b++) {
+            const int64_t k1 = (b + 1) * FL_EW_BLOCK < n ? (b + 1) * FL_EW_BLOCK : n;
+            partial[b] = FL_FN(ew_block_any)(&cx, b * FL_EW_BLOCK, k1, a->kind);
+        }
+    }
+    for (b = 0; b < nb; b++)
+        total += partial[b];
+    if (partial != stack_partial)
+        free(partial);
+    a->loss = total;
+    return FL_EW_OK;
+}
+
+#undef FL_FN
