@@ -16,6 +16,12 @@ from ._validation import _F16, check_out, check_reduction, float_input
 # Kernel kinds: keep in sync with the enum in src_c/fl_elementwise.h.
 MSE = 0
 BCE_LOGITS = 1
+L1 = 2
+HUBER = 3
+SMOOTH_L1 = 4
+LOG_COSH = 5
+BCE_PROB = 6
+SIGMOID_FOCAL = 7
 
 COMMON_PARAMS_DOC = """\
     weight : array_like, optional

@@ -1,8 +1,29 @@
-"""Regression losses: mse_loss (more in this family: l1, huber, smooth_l1, log_cosh)."""
+"""Regression losses: mse, l1, huber, smooth_l1 and log_cosh, each with its fused
+``*_and_grad`` twin (one kernel call for the loss and d loss / d pred)."""
 
-from ._elementwise import MSE, document, elementwise_loss
+from ._elementwise import (
+    HUBER,
+    L1,
+    LOG_COSH,
+    MSE,
+    SMOOTH_L1,
+    document,
+    elementwise_loss,
+)
+from ._validation import real_scalar
 
-__all__ = ["mse_loss", "mse_loss_and_grad"]
+__all__ = [
+    "huber_loss",
+    "huber_loss_and_grad",
+    "l1_loss",
+    "l1_loss_and_grad",
+    "log_cosh_loss",
+    "log_cosh_loss_and_grad",
+    "mse_loss",
+    "mse_loss_and_grad",
+    "smooth_l1_loss",
+    "smooth_l1_loss_and_grad",
+]
 
 _PRED_DOC = """\
     pred : array_like
@@ -11,19 +32,75 @@ _PRED_DOC = """\
     target : array_like
         Targets of the same shape."""
 
+_DELTA_DOC = """\
+    delta : float > 0, default=1.0
+        Where the loss turns from quadratic to linear (finite)."""
 
-def mse_loss(
-    pred, target, *, weight=None, sample_weight=None, reduction="mean", n_threads=None
-):
+_BETA_DOC = """\
+    beta : float >= 0, default=1.0
+        Where the loss turns from quadratic to linear (finite); 0 gives exactly
+        `l1_loss`, as in PyTorch."""
+
+_NAN_NOTE = """\
+    A NaN in ``pred`` or ``target`` makes that element's loss and gradient NaN and
+    leaves every other element alone (PyTorch's gradient at a NaN is 0 for some of
+    these losses; fastloss does not hide the NaN)."""
+
+
+def _loss(kind, pred, target, params, weight, sample_weight, reduction, n_threads):
     return elementwise_loss(
-        MSE,
+        kind,
         pred,
         target,
+        params=params,
         weight=weight,
         sample_weight=sample_weight,
         reduction=reduction,
         n_threads=n_threads,
         input_name="pred",
+    )
+
+
+def _loss_and_grad(
+    kind, pred, target, params, weight, sample_weight, reduction, n_threads, out
+):
+    return elementwise_loss(
+        kind,
+        pred,
+        target,
+        params=params,
+        weight=weight,
+        sample_weight=sample_weight,
+        reduction=reduction,
+        n_threads=n_threads,
+        out=out,
+        want_grad=True,
+        input_name="pred",
+    )
+
+
+def _delta(delta):
+    d = real_scalar(delta, "delta")
+    if not d > 0:
+        raise ValueError(f"delta must be a finite number > 0, got {d}")
+    return (d, 0.0, 0.0, 0.0)
+
+
+def _beta(beta):
+    return (real_scalar(beta, "beta", 0.0), 0.0, 0.0, 0.0)
+
+
+_NO_PARAMS = (0.0, 0.0, 0.0, 0.0)
+
+
+# ---- mse ---------------------------------------------------------------------------
+
+
+def mse_loss(
+    pred, target, *, weight=None, sample_weight=None, reduction="mean", n_threads=None
+):
+    return _loss(
+        MSE, pred, target, _NO_PARAMS, weight, sample_weight, reduction, n_threads
     )
 
 
@@ -37,23 +114,16 @@ def mse_loss_and_grad(
     n_threads=None,
     out=None,
 ):
-    return elementwise_loss(
-        MSE,
-        pred,
-        target,
-        weight=weight,
-        sample_weight=sample_weight,
-        reduction=reduction,
-        n_threads=n_threads,
-        out=out,
-        want_grad=True,
-        input_name="pred",
+    return _loss_and_grad(
+        MSE, pred, target, _NO_PARAMS, weight, sample_weight, reduction, n_threads, out
     )
 
 
-_MSE_NOTES = """\
+_MSE_NOTES = f"""\
     ``loss = (pred - target)**2`` per element, gradient ``2 (pred - target)``. Matches
-    ``torch.nn.functional.mse_loss`` (which has no ``weight``/``sample_weight``)."""
+    ``torch.nn.functional.mse_loss`` (which has no ``weight``/``sample_weight``).
+
+{_NAN_NOTE}"""
 
 document(
     mse_loss,
@@ -75,5 +145,312 @@ document(
     >>> loss, grad = fastloss.mse_loss_and_grad([1.0, 2.0, 4.0], [1.0, 1.0, 1.0])
     >>> grad
     array([0.        , 0.66666667, 2.        ])""",
+    grad=True,
+)
+
+
+# ---- l1 ----------------------------------------------------------------------------
+
+
+def l1_loss(
+    pred, target, *, weight=None, sample_weight=None, reduction="mean", n_threads=None
+):
+    return _loss(
+        L1, pred, target, _NO_PARAMS, weight, sample_weight, reduction, n_threads
+    )
+
+
+def l1_loss_and_grad(
+    pred,
+    target,
+    *,
+    weight=None,
+    sample_weight=None,
+    reduction="mean",
+    n_threads=None,
+    out=None,
+):
+    return _loss_and_grad(
+        L1, pred, target, _NO_PARAMS, weight, sample_weight, reduction, n_threads, out
+    )
+
+
+_L1_NOTES = f"""\
+    ``loss = |pred - target|`` per element, gradient ``sign(pred - target)``, taken as
+    0 where ``pred == target`` (the subgradient PyTorch uses). Matches
+    ``torch.nn.functional.l1_loss`` (which has no ``weight``/``sample_weight``).
+
+{_NAN_NOTE}"""
+
+document(
+    l1_loss,
+    "Mean absolute error between predictions and targets.",
+    _PRED_DOC,
+    _L1_NOTES,
+    """\
+    >>> import fastloss
+    >>> fastloss.l1_loss([1.0, 2.0, 4.0], [1.0, 1.0, 1.0])  # (0 + 1 + 3) / 3
+    1.3333333333333333""",
+)
+document(
+    l1_loss_and_grad,
+    "Mean absolute error and its gradient with respect to the predictions.",
+    _PRED_DOC,
+    _L1_NOTES,
+    """\
+    >>> import fastloss
+    >>> loss, grad = fastloss.l1_loss_and_grad([1.0, 2.0, 0.5], [1.0, 1.0, 1.0])
+    >>> grad  # sign(pred - target) / 3
+    array([ 0.        ,  0.33333333, -0.33333333])""",
+    grad=True,
+)
+
+
+# ---- huber -------------------------------------------------------------------------
+
+
+def huber_loss(
+    pred,
+    target,
+    *,
+    delta=1.0,
+    weight=None,
+    sample_weight=None,
+    reduction="mean",
+    n_threads=None,
+):
+    return _loss(
+        HUBER, pred, target, _delta(delta), weight, sample_weight, reduction, n_threads
+    )
+
+
+def huber_loss_and_grad(
+    pred,
+    target,
+    *,
+    delta=1.0,
+    weight=None,
+    sample_weight=None,
+    reduction="mean",
+    n_threads=None,
+    out=None,
+):
+    return _loss_and_grad(
+        HUBER,
+        pred,
+        target,
+        _delta(delta),
+        weight,
+        sample_weight,
+        reduction,
+        n_threads,
+        out,
+    )
+
+
+_HUBER_NOTES = f"""\
+    With ``r = pred - target``::
+
+        loss = r**2 / 2                   if |r| <= delta
+               delta (|r| - delta / 2)    otherwise
+        grad = clip(r, -delta, delta)
+
+    Quadratic near 0, linear (robust to outliers) beyond ``delta``; the linear piece
+    is evaluated as written, so no ``r**2`` overflows. Matches
+    ``torch.nn.functional.huber_loss``; ``huber_loss(delta=d) == d *
+    smooth_l1_loss(beta=d)``.
+
+{_NAN_NOTE}"""
+
+document(
+    huber_loss,
+    "Huber loss between predictions and targets.",
+    _PRED_DOC + "\n" + _DELTA_DOC,
+    _HUBER_NOTES,
+    """\
+    >>> import fastloss
+    >>> fastloss.huber_loss([0.5, 3.0], [0.0, 0.0], reduction="none")
+    array([0.125, 2.5  ])
+    >>> fastloss.huber_loss([0.5, 3.0], [0.0, 0.0])  # (0.125 + 2.5) / 2
+    1.3125""",
+)
+document(
+    huber_loss_and_grad,
+    "Huber loss and its gradient with respect to the predictions.",
+    _PRED_DOC + "\n" + _DELTA_DOC,
+    _HUBER_NOTES,
+    """\
+    >>> import fastloss
+    >>> loss, grad = fastloss.huber_loss_and_grad(
+    ...     [0.5, 3.0, -4.0], [0.0, 0.0, 0.0], delta=2.0, reduction="sum")
+    >>> loss  # 0.125 + 2 (3 - 1) + 2 (4 - 1)
+    10.125
+    >>> grad  # clip(r, -2, 2)
+    array([ 0.5,  2. , -2. ])""",
+    grad=True,
+)
+
+
+# ---- smooth l1 ---------------------------------------------------------------------
+
+
+def smooth_l1_loss(
+    pred,
+    target,
+    *,
+    beta=1.0,
+    weight=None,
+    sample_weight=None,
+    reduction="mean",
+    n_threads=None,
+):
+    return _loss(
+        SMOOTH_L1,
+        pred,
+        target,
+        _beta(beta),
+        weight,
+        sample_weight,
+        reduction,
+        n_threads,
+    )
+
+
+def smooth_l1_loss_and_grad(
+    pred,
+    target,
+    *,
+    beta=1.0,
+    weight=None,
+    sample_weight=None,
+    reduction="mean",
+    n_threads=None,
+    out=None,
+):
+    return _loss_and_grad(
+        SMOOTH_L1,
+        pred,
+        target,
+        _beta(beta),
+        weight,
+        sample_weight,
+        reduction,
+        n_threads,
+        out,
+    )
+
+
+_SMOOTH_L1_NOTES = f"""\
+    With ``r = pred - target``::
+
+        loss = r**2 / (2 beta)    if |r| < beta
+               |r| - beta / 2     otherwise
+        grad = r / beta           if |r| < beta
+               sign(r)            otherwise
+
+    ``beta = 0`` is exactly `l1_loss` (gradient 0 at ``r = 0``). The quadratic piece
+    is evaluated as ``r (r / beta) / 2``, which cannot overflow for a large beta.
+    Matches ``torch.nn.functional.smooth_l1_loss``; ``smooth_l1_loss(beta=b) ==
+    huber_loss(delta=b) / b`` for ``b > 0``.
+
+{_NAN_NOTE}"""
+
+document(
+    smooth_l1_loss,
+    "Smooth L1 loss between predictions and targets.",
+    _PRED_DOC + "\n" + _BETA_DOC,
+    _SMOOTH_L1_NOTES,
+    """\
+    >>> import fastloss
+    >>> fastloss.smooth_l1_loss([0.5, 3.0], [0.0, 0.0], beta=2.0, reduction="none")
+    array([0.0625, 2.    ])""",
+)
+document(
+    smooth_l1_loss_and_grad,
+    "Smooth L1 loss and its gradient with respect to the predictions.",
+    _PRED_DOC + "\n" + _BETA_DOC,
+    _SMOOTH_L1_NOTES,
+    """\
+    >>> import fastloss
+    >>> loss, grad = fastloss.smooth_l1_loss_and_grad(
+    ...     [0.5, 3.0], [0.0, 0.0], beta=2.0, reduction="sum")
+    >>> loss  # 0.25 / 4 + (3 - 1)
+    2.0625
+    >>> grad  # r / beta, sign(r)
+    array([0.25, 1.  ])""",
+    grad=True,
+)
+
+
+# ---- log cosh ----------------------------------------------------------------------
+
+
+def log_cosh_loss(
+    pred, target, *, weight=None, sample_weight=None, reduction="mean", n_threads=None
+):
+    return _loss(
+        LOG_COSH, pred, target, _NO_PARAMS, weight, sample_weight, reduction, n_threads
+    )
+
+
+def log_cosh_loss_and_grad(
+    pred,
+    target,
+    *,
+    weight=None,
+    sample_weight=None,
+    reduction="mean",
+    n_threads=None,
+    out=None,
+):
+    return _loss_and_grad(
+        LOG_COSH,
+        pred,
+        target,
+        _NO_PARAMS,
+        weight,
+        sample_weight,
+        reduction,
+        n_threads,
+        out,
+    )
+
+
+_LOG_COSH_NOTES = f"""\
+    With ``r = pred - target``: ``loss = log(cosh(r))``, ``grad = tanh(r)``. About
+    ``r**2 / 2`` for small ``|r|`` and ``|r| - log(2)`` for large ones: smooth like
+    MSE near 0, robust like L1 far out. Evaluated as
+    ``|r| - log(2) + log1p(exp(-2 |r|))`` and ``tanh(|r|) = (1 - e) / (1 + e)``
+    from the same ``e = exp(-2 |r|)``, so nothing overflows for any ``r`` (``+-inf``
+    gives ``inf`` with gradient ``+-1``), and from polynomials for ``|r| < 1/2``,
+    where those forms would cancel: small residuals keep full relative precision.
+    PyTorch has no such loss; Keras's ``log_cosh`` averages over the last axis, which
+    gives the same "mean" as here.
+
+{_NAN_NOTE}"""
+
+document(
+    log_cosh_loss,
+    "Log-cosh loss between predictions and targets, stable for any residual.",
+    _PRED_DOC,
+    _LOG_COSH_NOTES,
+    """\
+    >>> import fastloss
+    >>> fastloss.log_cosh_loss([0.0, 1.0, -2.0], [0.0, 0.0, 0.0], reduction="none")
+    array([0.        , 0.43378083, 1.32500275])
+    >>> fastloss.log_cosh_loss([1e30], [0.0])  # 1e30 - log(2), no overflow
+    1e+30""",
+)
+document(
+    log_cosh_loss_and_grad,
+    "Log-cosh loss and its gradient with respect to the predictions.",
+    _PRED_DOC,
+    _LOG_COSH_NOTES,
+    """\
+    >>> import fastloss
+    >>> loss, grad = fastloss.log_cosh_loss_and_grad(
+    ...     [0.0, 1.0, -2.0], [0.0, 0.0, 0.0], reduction="sum")
+    >>> grad  # tanh(r)
+    array([ 0.        ,  0.76159416, -0.96402758])""",
     grad=True,
 )

@@ -71,7 +71,7 @@ def real_scalar(value, name, low=None, high=None):
         and math.isfinite(value)
     ):
         return float(value)
-    if isinstance(value, (bool, np.bool_)):
+    if isinstance(value, (bool, np.bool_, str, bytes)):
         raise TypeError(f"{name} must be a real number, got {value!r}")
     try:
         v = float(value)

@@ -19,7 +19,7 @@ enum {
     FL_EW_SMOOTH_L1 = 4,      /* p[0] beta                                        */
     FL_EW_LOG_COSH = 5,       /* log cosh(x - y)                                  */
     FL_EW_BCE_PROB = 6,       /* p[0] clip epsilon, p[1] label smoothing          */
-    FL_EW_SIGMOID_FOCAL = 7,  /* p[0] alpha (< 0: none), p[1] gamma, p[2] smoothing */
+    FL_EW_SIGMOID_FOCAL = 7,  /* p[0] alpha (< 0: none), p[1] gamma               */
     FL_EW_COUNT
 };
 

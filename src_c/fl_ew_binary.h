@@ -1,6 +1,35 @@
 /* Per-element binary / multi-label losses, included by fl_elementwise_impl.h inside
- * each (dtype, SIMD path) instantiation. No include guard on purpose. Each returns
- * the loss and stores d loss / d x in *g. */
+ * each (dtype, SIMD path) instantiation (FL_T, FL_FN, FL_EXP, FL_TLOG, FL_TLOG1P
+ * defined). No include guard on purpose. Each returns the loss and stores d loss / d x
+ * in *g, branch-free so the loops vectorise.
+ *
+ * Bits: the kernels are built with FMA contraction on, and GCC may fuse a product
+ * into the add that uses it in the vector body but not in the scalar tail, or in the
+ * loss-only loop but not in the fused one. Every product (or math-function result,
+ * which may end in a product) that feeds a sum is therefore rounded first with
+ * FL_EW_RND: v + 0 is a real operation (-0 + 0 = +0, so it is not folded) that an FMA
+ * can only absorb exactly. An element then gets the same bits wherever it sits, with
+ * or without the gradient. */
+#ifndef FL_EW_RND
+#define FL_EW_RND(v) ((v) + (FL_T)0)
+#endif
+
+/* exp(-|x|) in (0, 1] (0 for |x| = inf, NaN for NaN), to be fed to a log.
+ * The factor (x == x ? 1 : x) is exact (1, or the NaN x whose exp is NaN anyway) and
+ * is there for the vectoriser: without it GCC 12 threads FL_EXP's overflow branch
+ * into the NaN test of the log that follows, leaving a select on masks of mixed
+ * precision that it cannot vectorise, and the whole loop runs scalar (5-10x slower;
+ * tests/test_binary.py checks the speed). */
+FL_INLINE FL_T FL_FN(ew_exp_nabs)(FL_T x, FL_T ax)
+{
+    return FL_EW_RND(FL_EXP(-ax) * (x == x ? (FL_T)1 : x));
+}
+
+/* Keras label smoothing y (1 - ls) + ls / 2 (ls / 2 is exact). */
+FL_INLINE FL_T FL_FN(ew_smooth)(FL_T y, FL_T ls)
+{
+    return FL_EW_RND(y * (1 - ls)) + ls * (FL_T)0.5;
+}
 
 /* Binary cross-entropy with logits, y' = y (1 - ls) + ls / 2 (p0 = ls):
  *   loss = pw y' softplus(-x) + (1 - y') softplus(x),
@@ -10,30 +39,111 @@
 FL_INLINE FL_T FL_FN(ew_bce_logits)(FL_T x, FL_T y, FL_T pw,
                                     const FL_FN(fl_ew_ctx) * cx, FL_T *g)
 {
-    const FL_T ys = y * (1 - cx->p0) + cx->p0 * (FL_T)0.5;
+    const FL_T ys = FL_FN(ew_smooth)(y, cx->p0);
     const FL_T a = pw * ys, b = 1 - ys;
     const FL_T ax = x < 0 ? -x : x;
-    const FL_T e = FL_EXP(-ax);                /* in (0, 1]; 0 for |x| = inf */
-    const FL_T lp = FL_TLOG1P(e);
+    const FL_T e = FL_FN(ew_exp_nabs)(x, ax);  /* in (0, 1]; 0 for |x| = inf */
+    const FL_T lp = FL_EW_RND(FL_TLOG1P(e));
     const FL_T sp_neg = (x > 0 ? x : 0) + lp;  /* softplus(x)  = -log(1 - sigmoid) */
     const FL_T sp_pos = (x < 0 ? -x : 0) + lp; /* softplus(-x) = -log sigmoid     */
     const FL_T inv = 1 / (1 + e);
     const FL_T sig = x >= 0 ? inv : e * inv;   /* sigmoid(x), no overflow         */
     const FL_T sig_neg = x >= 0 ? e * inv : inv;
-    *g = b * sig - a * sig_neg;
-    return (a == 0 ? 0 : a * sp_pos) + (b == 0 ? 0 : b * sp_neg);
+    *g = FL_EW_RND(b * sig) - FL_EW_RND(a * sig_neg);
+    return (a == 0 ? 0 : FL_EW_RND(a * sp_pos)) + (b == 0 ? 0 : FL_EW_RND(b * sp_neg));
 }
 
-/* NOT YET IMPLEMENTED (returns NaN): bce_prob, sigmoid_focal. */
+/* Binary cross-entropy on probabilities (Keras, from_logits=False), y' as above
+ * (p1 = ls), p0 = epsilon:
+ *   q = clip(x, lo, hi),  loss = -(y' log q + (1 - y') log1p(-q))
+ *   d/dx = (q - y') / (q (1 - q)) for lo <= x <= hi, else 0 (the clip's gradient)
+ * lo = epsilon, at least the dtype's smallest normal number, and hi = 1 - lo, at most
+ * the largest number below 1: so both logs are finite and q (1 - q) >= lo / 2 > 0 for
+ * every epsilon in (0, 1/2), even where 1 - epsilon would round to 1 (float32 below
+ * 6e-8). log1p(-q) keeps log(1 - q) accurate for small q (1 - q would round). The
+ * ternary clip lets NaN through (both comparisons are false). */
 FL_INLINE FL_T FL_FN(ew_bce_prob)(FL_T x, FL_T y, FL_T pw, const FL_FN(fl_ew_ctx) * cx,
                                   FL_T *g)
 {
-    (void)x; (void)y; (void)pw; (void)cx;
-    *g = (FL_T)NAN;
-    return (FL_T)NAN;
+    /* the constants are folded per dtype; sizeof picks before any conversion */
+    const FL_T tiny = (FL_T)(sizeof(FL_T) == 4 ? 1.1754943508222875e-38
+                                               : 2.2250738585072014e-308);
+    const FL_T below1 = (FL_T)(sizeof(FL_T) == 4 ? 1.0 - 5.9604644775390625e-8
+                                                 : 1.0 - 1.1102230246251565e-16);
+    const FL_T lo = cx->p0 > tiny ? cx->p0 : tiny;
+    const FL_T hi = 1 - lo < below1 ? 1 - lo : below1;
+    const FL_T ys = FL_FN(ew_smooth)(y, cx->p1);
+    const FL_T q0 = x < lo ? lo : x;
+    const FL_T q = q0 > hi ? hi : q0;
+    const int inside = x >= lo && x <= hi; /* false for NaN, whose q stays NaN */
+    const FL_T t1 = ys == 0 ? 0 : FL_EW_RND(ys * FL_TLOG(q));
+    const FL_T t0 = ys == 1 ? 0 : FL_EW_RND((1 - ys) * FL_TLOG1P(-q));
+    (void)pw;
+    /* clipped: 0, unless x or y is NaN (x + ys is then NaN and passes it on) */
+    *g = inside ? (q - ys) / (q * (1 - q)) : (x == x && ys == ys ? 0 : x + ys);
+    return -(t1 + t0);
 }
+
+/* Sigmoid focal loss (torchvision.ops.sigmoid_focal_loss), p0 = alpha (< 0: none),
+ * p1 = gamma. With s = sigmoid(x), s~ = 1 - s = sigmoid(-x), the target y and
+ *   ce = y softplus(-x) + (1 - y) softplus(x)      (BCE with logits)
+ *   u  = 1 - p_t = y s~ + (1 - y) s                (the miss probability)
+ *   a  = alpha y + (1 - alpha)(1 - y), or 1 when alpha < 0
+ *   loss = a ce u^gamma,  u^gamma = exp(gamma log u)  (log space: never 0 * inf)
+ *
+ * Everything comes from e = exp(-|x|) in (0, 1] and lp = log1p(e) = softplus(-|x|).
+ * Let c1 = (x >= 0 ? 1 - y : y), c2 = 1 - c1 (the target weight of the side whose
+ * softplus is large, and of the other side). Then, dividing through by 1 + e:
+ *   ce    = lp + c1 |x|                     (softplus(|x|) = |x| + lp)
+ *   u     = D / (1 + e),  D = c1 + c2 e     (D in [e, 1] for y in [0, 1])
+ *   log u = -lp + log D,  and log D = -|x| exactly when c1 = 0 (hard target on
+ *           the right side: u = sigmoid(-|x|) underflows, its log does not).
+ * Every sum above adds terms of one sign, so there is no cancellation.
+ *
+ * Gradient (derivation): d softplus(x)/dx = s, d s/dx = s s~, hence
+ *   dce/dx = (1 - y) s - y s~,   du/dx = (1 - 2y) s s~,
+ *   d loss/dx = a [ dce/dx u^gamma + ce gamma u^(gamma - 1) du/dx ]
+ *             = a u^gamma [ (1 - y) s - y s~ + gamma ce (1 - 2y) r ],  r = s s~ / u.
+ * u^(gamma - 1) never appears: r = s s~ / u = e / ((1 + e) D) is bounded by 2 for
+ * every y in [0, 1] (u >= (1 - y) s and u >= y s~), and for c1 = 0 it is 1 / (1 + e)
+ * (that is s for y = 1, s~ for y = 0). So the derivative is finite for every
+ * gamma >= 0, including 0 < gamma < 1 at p_t -> 1 where the factor u^(gamma - 1) of
+ * the chain rule alone is infinite (torch autograd returns NaN there: inf * 0).
+ * (1 - y) s - y s~ rather than s - y: for y = 1 it is -s~, accurate where s
+ * rounds to 1. Limits taken where a factor is 0 and another inf or 0/0:
+ *   gamma = 0 or log u = 0: u^gamma = 1 (0^0 = 1 as torch, and 1^inf = 1);
+ *   ce = inf (x = +-inf, c1 > 0) has r = 0: the gamma term is 0 (x e^-x -> 0);
+ *   a = 0: loss 0 (a weight 0); ce = inf: loss inf (u = c1 > 0, however small
+ *   u^gamma rounds).
+ * Targets outside [0, 1] can make D <= 0 and give NaN, as torchvision would. */
 FL_INLINE FL_T FL_FN(ew_sigmoid_focal)(FL_T x, FL_T y, FL_T pw,
                                        const FL_FN(fl_ew_ctx) * cx, FL_T *g)
 {
-    return FL_FN(ew_bce_prob)(x, y, pw, cx, g);
+    const FL_T alpha = cx->p0, gamma = cx->p1;
+    const FL_T ax = x < 0 ? -x : x;
+    const FL_T e = FL_FN(ew_exp_nabs)(x, ax);
+    const FL_T lp = FL_EW_RND(FL_TLOG1P(e));
+    const FL_T inv = 1 / (1 + e);
+    const FL_T s = x >= 0 ? inv : e * inv, sn = x >= 0 ? e * inv : inv;
+    const FL_T c1 = x >= 0 ? 1 - y : y, c2 = 1 - c1;
+    const FL_T d = c1 + FL_EW_RND(c2 * e);
+    const FL_T ce = c1 == 0 ? lp : lp + FL_EW_RND(c1 * ax);
+    const FL_T logu = -lp + (c1 == 0 ? -ax : FL_EW_RND(FL_TLOG(d)));
+    const FL_T r = c1 == 0 ? inv : e * inv / d;
+    const FL_T gl = gamma == 0 || logu == 0 ? 0 : gamma * logu;
+    const FL_T ug = FL_EW_RND(FL_EXP(gl)); /* u^gamma */
+    const FL_T at =
+        alpha < 0 ? 1 : FL_EW_RND(alpha * y) + FL_EW_RND((1 - alpha) * (1 - y));
+    const FL_T aug = at * ug;
+    /* gamma u^gamma ce r (1 - 2y), with 0 where a factor is 0: neither an infinite
+     * ce nor an infinite gamma (float32 above 3.4e38) can give inf * 0 */
+    const FL_T gug = ug == 0 ? 0 : gamma * ug;
+    const FL_T cr = r == 0 ? 0 : ce * r;
+    const FL_T gterm = cr == 0 ? 0 : gug * (cr * (1 - 2 * y));
+    /* ce = inf has u = c1 > 0: the loss is inf even if u^gamma underflowed */
+    const FL_T cu = ce == (FL_T)INFINITY ? ce : ug * ce;
+    const FL_T dce = FL_EW_RND((1 - y) * s) - FL_EW_RND(y * sn);
+    (void)pw;
+    *g = FL_EW_RND(aug * dce) + FL_EW_RND(at * gterm);
+    return FL_EW_RND(at == 0 ? 0 : at * cu);
 }

@@ -30,54 +30,47 @@ FL_INLINE FL_T FL_FN(max_body)(const FL_T *x, int64_t len)
     return m;
 }
 
-/* Sweep 2 over [0, len). sums[0] += sum e, sums[1] += sum w p' (soft) and
- * sums[2] += sum w p' (m - x) (soft) or sum w (m - x) (smoothing). p' = pa * p + pb. */
-FL_INLINE void FL_FN(sum_body)(const FL_T *x, const FL_T *p, const FL_T *w, FL_T *g,
-                               int64_t len, FL_T m, FL_T pa, FL_T pb, int mode,
-                               double *sums)
+/* Sweep 2 loop, specialised at each call site on the constants mode, has_g and
+ * has_w: a run-time `if (w)` / `if (g)` inside a vector loop becomes an AVX masked
+ * load/store through a NULL base, and each such access with masked-off lanes on an
+ * unmapped page costs a microcode assist (measured: 8x slower soft targets). */
+FL_INLINE void FL_FN(sum_loop)(const FL_T *x, const FL_T *p, const FL_T *w, FL_T *g,
+                               int64_t len, FL_T m, FL_T pa, FL_T pb, const int mode,
+                               const int has_g, const int has_w, double *sums)
 {
     double s = 0.0, a = 0.0, d = 0.0;
+    const double md = (double)m;
     int64_t k;
     if (mode == FL_MODE_HARD) {
-        if (g) {
 #pragma omp simd reduction(+ : s)
-            for (k = 0; k < len; k++) {
-                FL_T e = FL_EXP(x[k] - m);
+        for (k = 0; k < len; k++) {
+            const FL_T e = FL_EXP(x[k] - m);
+            if (has_g)
                 g[k] = e;
-                s += (double)e;
-            }
-        } else {
-#pragma omp simd reduction(+ : s)
-            for (k = 0; k < len; k++)
-                s += (double)FL_EXP(x[k] - m);
+            s += (double)e;
         }
     } else if (mode == FL_MODE_HARD_SMOOTH) {
         /* sum_c w_c (lse - x_c) = sum_c w_c (m - x_c) + W log s: each term >= 0. */
-        const double md = (double)m;
 #pragma omp simd reduction(+ : s, d)
         for (k = 0; k < len; k++) {
-            FL_T xk = x[k];
-            FL_T e = FL_EXP(xk - m);
-            double wk = w ? (double)w[k] : 1.0;
-            if (g)
+            const FL_T xk = x[k];
+            const FL_T e = FL_EXP(xk - m);
+            const double mx = md - (double)xk;
+            if (has_g)
                 g[k] = e;
             s += (double)e;
-            d += wk * (md - (double)xk);
+            d += has_w ? (double)w[k] * mx : mx;
         }
     } else {
         /* -sum_c w p' (x_c - lse) = sum w p' (m - x_c) + (sum w p') log s. A term with
          * w p' == 0 is 0 even where x_c = -inf (no 0 * inf = NaN). */
-        const double md = (double)m;
 #pragma omp simd reduction(+ : s, a, d)
         for (k = 0; k < len; k++) {
-            FL_T xk = x[k];
-            FL_T e = FL_EXP(xk - m);
-            FL_T wp = pa * p[k] + pb;
-            double t;
-            if (w)
-                wp *= w[k];
-            t = (double)wp * (md - (double)xk);
-            if (g)
+            const FL_T xk = x[k];
+            const FL_T e = FL_EXP(xk - m);
+            const FL_T wp = has_w ? (pa * p[k] + pb) * w[k] : pa * p[k] + pb;
+            const double t = (double)wp * (md - (double)xk);
+            if (has_g)
                 g[k] = e;
             s += (double)e;
             a += (double)wp;
@@ -87,6 +80,40 @@ FL_INLINE void FL_FN(sum_body)(const FL_T *x, const FL_T *p, const FL_T *w, FL_T
     sums[0] += s;
     sums[1] += a;
     sums[2] += d;
+}
+
+/* Sweep 2 over [0, len). sums[0] += sum e, sums[1] += sum w p' (soft) and
+ * sums[2] += sum w p' (m - x) (soft) or sum w (m - x) (smoothing). p' = pa * p + pb. */
+FL_INLINE void FL_FN(sum_body)(const FL_T *x, const FL_T *p, const FL_T *w, FL_T *g,
+                               int64_t len, FL_T m, FL_T pa, FL_T pb, int mode,
+                               double *sums)
+{
+    if (mode == FL_MODE_HARD) {
+        if (g)
+            FL_FN(sum_loop)(x, p, w, g, len, m, pa, pb, FL_MODE_HARD, 1, 0, sums);
+        else
+            FL_FN(sum_loop)(x, p, w, g, len, m, pa, pb, FL_MODE_HARD, 0, 0, sums);
+        return;
+    }
+    if (mode == FL_MODE_HARD_SMOOTH) {
+        if (g && w)
+            FL_FN(sum_loop)(x, p, w, g, len, m, pa, pb, FL_MODE_HARD_SMOOTH, 1, 1, sums);
+        else if (g)
+            FL_FN(sum_loop)(x, p, w, g, len, m, pa, pb, FL_MODE_HARD_SMOOTH, 1, 0, sums);
+        else if (w)
+            FL_FN(sum_loop)(x, p, w, g, len, m, pa, pb, FL_MODE_HARD_SMOOTH, 0, 1, sums);
+        else
+            FL_FN(sum_loop)(x, p, w, g, len, m, pa, pb, FL_MODE_HARD_SMOOTH, 0, 0, sums);
+        return;
+    }
+    if (g && w)
+        FL_FN(sum_loop)(x, p, w, g, len, m, pa, pb, FL_MODE_SOFT, 1, 1, sums);
+    else if (g)
+        FL_FN(sum_loop)(x, p, w, g, len, m, pa, pb, FL_MODE_SOFT, 1, 0, sums);
+    else if (w)
+        FL_FN(sum_loop)(x, p, w, g, len, m, pa, pb, FL_MODE_SOFT, 0, 1, sums);
+    else
+        FL_FN(sum_loop)(x, p, w, g, len, m, pa, pb, FL_MODE_SOFT, 0, 0, sums);
 }
 
 /* Sweep 3 over [0, len): hard g = alpha e - beta w (w = 1 when NULL);
@@ -106,14 +133,14 @@ FL_INLINE void FL_FN(grad_body)(FL_T *g, const FL_T *p, const FL_T *w, int64_t l
             FL_T a = g[k] == 0 ? (FL_T)0 : alpha * g[k];
             g[k] = beta == 0 ? a : a - beta * wp;
         }
+    } else if (soft && w) {
+#pragma omp simd
+        for (k = 0; k < len; k++)
+            g[k] = alpha * g[k] - beta * ((pa * p[k] + pb) * w[k]);
     } else if (soft) {
 #pragma omp simd
-        for (k = 0; k < len; k++) {
-            FL_T wp = pa * p[k] + pb;
-            if (w)
-                wp *= w[k];
-            g[k] = alpha * g[k] - beta * wp;
-        }
+        for (k = 0; k < len; k++)
+            g[k] = alpha * g[k] - beta * (pa * p[k] + pb);
     } else if (beta == 0) {
 #pragma omp simd
         for (k = 0; k < len; k++)

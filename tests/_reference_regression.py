@@ -1,0 +1,165 @@
+"""Plain float64 NumPy twins of the regression losses (never imports fastloss).
+
+Each loss is written from its formula on the residual ``r = pred - target``, one
+NumPy expression per piece, every operation in float64. ``reference`` applies the
+weights and the reduction the way the package documents them and returns, besides
+the loss and the gradient, the "scale" of each result: the sum of the absolute
+values of the terms that make it up. Any stable evaluation in a dtype of unit
+roundoff u is within a small multiple of u times that scale, so the tests derive
+their tolerances from it (``assert_close``).
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+
+REDUCTIONS = ("none", "mean", "sum")
+LN2 = np.log(2.0)
+
+
+class Result(NamedTuple):
+    loss: object  # float for "mean"/"sum", float64 array for "none"
+    grad: np.ndarray  # float64, the input's shape
+    loss_scale: object  # same shape as ``loss``
+    grad_scale: np.ndarray  # same shape as ``grad``
+
+
+# ---- per-element loss, gradient and loss scale of a residual r (float64) ---------
+
+
+def mse(r):
+    return r**2, 2.0 * r, r**2
+
+
+def l1(r):
+    return np.abs(r), np.sign(r), np.abs(r)
+
+
+def huber(r, delta=1.0):
+    a = np.abs(r)
+    quadratic = 0.5 * r**2
+    linear = delta * (a - 0.5 * delta)
+    loss = np.where(a <= delta, quadratic, linear)
+    return loss, np.clip(r, -delta, delta), np.abs(loss)
+
+
+def smooth_l1(r, beta=1.0):
+    if beta == 0:
+        return l1(r)
+    a = np.abs(r)
+    loss = np.where(a < beta, 0.5 * r**2 / beta, a - 0.5 * beta)
+    grad = np.where(a < beta, r / beta, np.sign(r))
+    return loss, grad, np.abs(loss)
+
+
+def log_cosh(r):
+    """log(cosh r) = logaddexp(r, -r) - log 2; its scale counts the log 2 that
+    cancels for small r (this form is only accurate to ~1e-16 absolute there)."""
+    both = np.logaddexp(r, -r)
+    return both - LN2, np.tanh(r), np.abs(both) + LN2
+
+
+ELEMENT = {
+    "mse": mse,
+    "l1": l1,
+    "huber": huber,
+    "smooth_l1": smooth_l1,
+    "log_cosh": log_cosh,
+}
+
+
+def _times(w, v):
+    """``w * v`` with a weight of 0 removing the element outright (even NaN/inf)."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        return np.where(w == 0, 0.0, w * v)
+
+
+def reference(
+    name,
+    pred,
+    target,
+    *,
+    weight=None,
+    sample_weight=None,
+    reduction="mean",
+    n_threads=None,
+    out=None,
+    **params,
+):
+    """Loss, gradient and their scales for loss ``name`` in float64.
+
+    ``n_threads`` and ``out`` are accepted so the package's keyword arguments can be
+    passed unchanged; they do not change the values.
+    """
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"unknown reduction {reduction!r}")
+    x = np.asarray(pred, dtype=np.float64)
+    y = np.asarray(target, dtype=np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        loss, grad, scale = ELEMENT[name](x - y, **params)
+
+    w = np.ones(x.shape)
+    if weight is not None:
+        w = w * np.broadcast_to(np.asarray(weight, dtype=np.float64), x.shape)
+    if sample_weight is None:
+        denom = float(x.size)
+    else:
+        sw = np.asarray(sample_weight, dtype=np.float64)
+        sw = sw.reshape(sw.shape + (1,) * (x.ndim - sw.ndim))
+        w = w * sw
+        denom = float(np.sum(np.broadcast_to(sw, x.shape)))
+
+    loss, grad, scale = _times(w, loss), _times(w, grad), _times(np.abs(w), scale)
+    if reduction == "none":
+        return Result(loss, grad, scale, np.abs(grad))
+    if reduction == "sum":
+        return Result(float(np.sum(loss)), grad, float(np.sum(scale)), np.abs(grad))
+    if denom == 0:  # "mean" of nothing: 0 with a zero gradient
+        return Result(0.0, np.zeros(x.shape), 0.0, np.zeros(x.shape))
+    grad = grad / denom
+    return Result(
+        float(np.sum(loss)) / denom, grad, float(np.sum(scale)) / denom, np.abs(grad)
+    )
+
+
+# ---- comparison --------------------------------------------------------------------
+
+# Unit-roundoff multiples allowed against the scale: float64 and float32 results come
+# from a few roundings of the compute dtype; float16 results are float32 results
+# rounded to float16 (unit roundoff 4.9e-4).
+RTOL = {
+    np.dtype(np.float64): 1e-12,
+    np.dtype(np.float32): 1e-6,
+    np.dtype(np.float16): 1e-3,
+}
+# Absolute floor for terms that underflow in the compute dtype.
+FLOOR = {
+    np.dtype(np.float64): 1e-300,
+    np.dtype(np.float32): 1e-37,
+    np.dtype(np.float16): 1e-7,
+}
+
+
+def assert_close(got, want, scale, dtype, what="value"):
+    """``|got - want| <= RTOL[dtype] * scale + FLOOR[dtype]``; NaN and inf must
+    match exactly (position and sign)."""
+    dtype = np.dtype(dtype)
+    got = np.asarray(got, dtype=np.float64)
+    want = np.asarray(want, dtype=np.float64)
+    scale = np.broadcast_to(np.asarray(scale, dtype=np.float64), want.shape)
+    assert got.shape == want.shape, f"{what}: shape {got.shape} != {want.shape}"
+    nan = np.isnan(want)
+    assert np.array_equal(np.isnan(got), nan), f"{what}: NaN at the wrong places"
+    inf = np.isinf(want)
+    assert np.array_equal(got[inf], want[inf]), f"{what}: infinities differ"
+    finite = ~nan & ~inf
+    assert np.all(np.isfinite(got[finite])), f"{what}: non-finite values"
+    err = np.abs(got[finite] - want[finite])
+    tol = RTOL[dtype] * scale[finite] + FLOOR[dtype]
+    if np.any(err > tol):
+        worst = np.argmax(err / tol)
+        raise AssertionError(
+            f"{what}: {int(np.sum(err > tol))} of {err.size} entries off; worst got "
+            f"{got[finite][worst]!r} want {want[finite][worst]!r} "
+            f"(err {err[worst]:.3g}, tol {tol[worst]:.3g})"
+        )
