@@ -57,6 +57,38 @@ cdef extern from "fl_elementwise.h" nogil:
     int fl_ew_f32(fl_ew_args *args, int n_threads)
     int fl_ew_f64(fl_ew_args *args, int n_threads)
 
+cdef extern from "fl_rowwise.h" nogil:
+    ctypedef struct fl_rw_args:
+        int kind
+        const void *x
+        const void *x2
+        const void *x3
+        const int64_t *target
+        const void *class_weight
+        const void *sample_weight
+        void *grad
+        void *grad2
+        void *grad3
+        void *loss_rows
+        int64_t n
+        int64_t c
+        int64_t ignore_index
+        double p[4]
+        int mean
+        double loss
+        double denominator
+        int64_t bad_index
+    int FL_RW_FOCAL
+    int FL_RW_KL_LOGITS
+    int FL_RW_KL_PROBS
+    int FL_RW_TRIPLET
+    int FL_RW_OK
+    int FL_RW_ENOMEM
+    int FL_RW_EBADTARGET
+    int FL_RW_EKIND
+    int fl_rw_f32(fl_rw_args *args, int n_threads)
+    int fl_rw_f64(fl_rw_args *args, int n_threads)
+
 cdef extern from "fl_dispatch.h" nogil:
     int FL_SIMD_BASELINE
     int FL_SIMD_AVX2
@@ -240,6 +272,159 @@ def elementwise(
         raise ValueError(f"elementwise kernel: unknown kind {kind}")
     if status == FL_EW_ENOMEM:
         raise MemoryError("elementwise loss: out of memory for scratch space")
+    return a.loss
+
+
+# Row-wise kinds (FL_RW_* in src_c/fl_rowwise.h), for fastloss/_rowwise.py.
+RW_FOCAL = FL_RW_FOCAL
+RW_KL_LOGITS = FL_RW_KL_LOGITS
+RW_KL_PROBS = FL_RW_KL_PROBS
+RW_TRIPLET = FL_RW_TRIPLET
+
+_RW_IN_NAMES = {
+    FL_RW_FOCAL: ("logits", "", ""),
+    FL_RW_KL_LOGITS: ("student_logits", "teacher_logits", ""),
+    FL_RW_KL_PROBS: ("student_logits", "teacher_logits", ""),
+    FL_RW_TRIPLET: ("anchor", "positive", "negative"),
+}
+
+
+cdef _check_rw_alias(fl_rw_args *a, Py_ssize_t item):
+    """Each gradient buffer may be its own input exactly (grad: x, grad2: x2, grad3:
+    x3) and overlap nothing else: no other input, no other output."""
+    cdef Py_ssize_t nc = a.n * a.c * item
+    cdef const void *ins[6]
+    cdef Py_ssize_t in_size[6]
+    cdef void *outs[4]
+    cdef Py_ssize_t out_size[4]
+    cdef int j, k
+    ins[0] = a.x
+    ins[1] = a.x2
+    ins[2] = a.x3
+    ins[3] = a.target
+    ins[4] = a.class_weight
+    ins[5] = a.sample_weight
+    in_size[0] = nc
+    in_size[1] = nc
+    in_size[2] = nc
+    in_size[3] = a.n * 8
+    in_size[4] = a.c * item
+    in_size[5] = a.n * item
+    outs[0] = a.grad
+    outs[1] = a.grad2
+    outs[2] = a.grad3
+    outs[3] = a.loss_rows
+    out_size[0] = nc
+    out_size[1] = nc
+    out_size[2] = nc
+    out_size[3] = a.n * item
+    names = _RW_IN_NAMES[a.kind] + ("target", "alpha", "sample_weight")
+    out_names = ("out[0]", "out[1]", "out[2]") if a.kind == FL_RW_TRIPLET else (
+        "out", "out", "out")
+    for j in range(4):
+        if outs[j] == NULL:
+            continue
+        for k in range(6):
+            if k == j and outs[j] == ins[k]:
+                continue  # in place: the gradient written over its own input
+            if _overlap(outs[j], out_size[j], ins[k], in_size[k]):
+                what = out_names[j] if j < 3 else "the loss buffer"
+                raise ValueError(
+                    f"{what} overlaps {names[k]}"
+                    + (" without being that array itself" if k == j else "")
+                )
+        for k in range(j + 1, 4):
+            if _overlap(outs[j], out_size[j], outs[k], out_size[k]):
+                raise ValueError("the output buffers overlap each other")
+
+
+def rowwise(
+    int kind,
+    x,                 # IN  (n*c,) float32/float64, C order
+    x2,                # IN  (n*c,) same dtype, or None
+    x3,                # IN  (n*c,) same dtype, or None
+    target,            # IN  (n,) int64 class indices, or None
+    class_weight,      # IN  (c,) or None
+    sample_weight,     # IN  (n,) or None
+    grad,              # OUT (n*c,) or None; may be `x` itself
+    grad2,             # OUT (n*c,) or None; may be `x2` itself
+    grad3,             # OUT (n*c,) or None; may be `x3` itself
+    loss_rows,         # OUT (n,) or None
+    int64_t n,
+    int64_t c,
+    int64_t ignore_index,
+    double p0,
+    double p1,
+    double p2,
+    double p3,
+    bint mean,
+    int n_threads,
+):
+    """Row-wise loss of kind `kind` (FL_RW_* in fl_rowwise.h). Returns the loss
+    ("sum", or "mean" when `mean`), or raises IndexError(position) for the first class
+    index out of range, in which case nothing was written."""
+    cdef fl_rw_args a
+    cdef int status
+    cdef bint f32 = x.dtype.itemsize == 4
+    cdef Py_ssize_t nc = n * c
+    if kind < 0 or kind >= FL_RW_TRIPLET + 1:
+        raise ValueError(f"rowwise kernel: unknown kind {kind}")
+    for arr, size in ((x, nc), (x2, nc), (x3, nc), (target, n), (class_weight, c),
+                      (sample_weight, n), (grad, nc), (grad2, nc), (grad3, nc),
+                      (loss_rows, n)):
+        if arr is not None and arr.shape[0] != size:
+            raise ValueError("rowwise kernel: buffer length mismatch")
+    if f32:
+        a.x = _cf32(x)
+        a.x2 = _cf32(x2)
+        a.x3 = _cf32(x3)
+        a.class_weight = _cf32(class_weight)
+        a.sample_weight = _cf32(sample_weight)
+        a.grad = _wf32(grad)
+        a.grad2 = _wf32(grad2)
+        a.grad3 = _wf32(grad3)
+        a.loss_rows = _wf32(loss_rows)
+    else:
+        a.x = _cf64(x)
+        a.x2 = _cf64(x2)
+        a.x3 = _cf64(x3)
+        a.class_weight = _cf64(class_weight)
+        a.sample_weight = _cf64(sample_weight)
+        a.grad = _wf64(grad)
+        a.grad2 = _wf64(grad2)
+        a.grad3 = _wf64(grad3)
+        a.loss_rows = _wf64(loss_rows)
+    a.target = _ci64(target)
+    a.kind = kind
+    a.n = n
+    a.c = c
+    a.ignore_index = ignore_index
+    a.p[0] = p0
+    a.p[1] = p1
+    a.p[2] = p2
+    a.p[3] = p3
+    a.mean = mean
+    if n == 0 or c == 0:
+        return 0.0
+    if ((kind == FL_RW_FOCAL and a.target == NULL)
+            or (kind != FL_RW_FOCAL and a.x2 == NULL)
+            or (kind == FL_RW_TRIPLET and a.x3 == NULL)):
+        raise ValueError("rowwise kernel: missing input")
+    if kind == FL_RW_TRIPLET and not (
+            (a.grad == NULL) == (a.grad2 == NULL) == (a.grad3 == NULL)):
+        raise ValueError("rowwise kernel: triplet needs all three gradients or none")
+    _check_rw_alias(&a, 4 if f32 else 8)
+    with nogil:
+        if f32:
+            status = fl_rw_f32(&a, n_threads)
+        else:
+            status = fl_rw_f64(&a, n_threads)
+    if status == FL_RW_EBADTARGET:
+        raise IndexError(a.bad_index)
+    if status == FL_RW_ENOMEM:
+        raise MemoryError("row-wise loss: out of memory for scratch space")
+    if status == FL_RW_EKIND:
+        raise ValueError(f"rowwise kernel: unknown kind {kind}")
     return a.loss
 
 
