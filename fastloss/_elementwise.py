@@ -11,7 +11,14 @@ import numpy as np
 
 from . import _kernels
 from ._config import _resolve_n_threads
-from ._validation import _F16, check_out, check_reduction, float_input
+from ._validation import (
+    _F16,
+    check_out,
+    check_reduction,
+    finish_grad,
+    float_input,
+    grad_buffer,
+)
 
 # Kernel kinds: keep in sync with the enum in src_c/fl_elementwise.h.
 MSE = 0
@@ -149,16 +156,7 @@ def elementwise_loss(
     denom = float(n) if sw is None else float(np.sum(sw, dtype=np.float64)) * t
     scale = (1.0 / denom if denom != 0 else 0.0) if reduction == "mean" else 1.0
 
-    grad = None
-    if want_grad:
-        if res_dtype is _F16:
-            grad = x  # float32 copy made by float_input; cast back below
-        elif out is not None:
-            grad = out
-        elif x is not input and not np.may_share_memory(x, input):
-            grad = x
-        else:
-            grad = np.empty(shape, dtype=dtype)
+    grad = grad_buffer(x, input, out, res_dtype, shape) if want_grad else None
     elems = np.empty(shape, dtype=dtype) if reduction == "none" else None
 
     total = _kernels.elementwise(
@@ -187,13 +185,7 @@ def elementwise_loss(
         loss = float(total) / denom if denom != 0 else 0.0
     if not want_grad:
         return loss
-    if res_dtype is _F16:
-        if out is not None:
-            np.copyto(out, grad, casting="unsafe")
-            grad = out
-        else:
-            grad = grad.astype(_F16)
-    return loss, grad
+    return loss, finish_grad(grad, out, res_dtype)
 
 
 def document(fn, summary, params_doc, notes, example, grad=False):

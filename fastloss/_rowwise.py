@@ -19,7 +19,9 @@ from ._validation import (
     check_out,
     check_reduction,
     class_index_target,
+    finish_grad,
     float_input,
+    grad_buffer,
     index_str,
     int_scalar,
     real_scalar,
@@ -69,28 +71,6 @@ def _positive(value, name):
 def _sample_weight(sample_weight, lead, dtype):
     sw = weight_array(sample_weight, "sample_weight", lead, dtype)
     return None if sw is None else sw.reshape(-1)
-
-
-def _grad_buffer(x, original, out, res_dtype, shape):
-    """Where the kernel writes a gradient: the float32 copy of float16 input (cast
-    back afterwards), the caller's out= (possibly the input itself), a converted copy
-    of the input that is ours, or a new array."""
-    if res_dtype is _F16:
-        return x
-    if out is not None:
-        return out
-    if x is not original and not np.may_share_memory(x, original):
-        return x
-    return np.empty(shape, dtype=x.dtype)
-
-
-def _finish_grad(grad, out, res_dtype):
-    if res_dtype is not _F16:
-        return grad
-    if out is not None:
-        np.copyto(out, grad, casting="unsafe")
-        return out
-    return grad.astype(_F16)
 
 
 def _flat(a):
@@ -213,7 +193,7 @@ def _focal(
             ],
             allow_alias=logits,
         )
-    grad = _grad_buffer(x, logits, out, res_dtype, shape) if want_grad else None
+    grad = grad_buffer(x, logits, out, res_dtype, shape) if want_grad else None
     rows = np.empty(lead, dtype=dtype) if reduction == "none" else None
     try:
         total = _call(
@@ -241,7 +221,7 @@ def _focal(
     loss = _loss_value(rows, total, reduction, res_dtype)
     if not want_grad:
         return loss
-    return loss, _finish_grad(grad, out, res_dtype)
+    return loss, finish_grad(grad, out, res_dtype)
 
 
 def softmax_focal_loss(
@@ -479,7 +459,7 @@ def _kl(
             ],
             allow_alias=student_logits,
         )
-    grad = _grad_buffer(x, student_logits, out, res_dtype, shape) if want_grad else None
+    grad = grad_buffer(x, student_logits, out, res_dtype, shape) if want_grad else None
     rows = np.empty(lead, dtype=dtype) if reduction == "none" else None
     total = _call(
         _kernels.RW_KL_PROBS if probs else _kernels.RW_KL_LOGITS,
@@ -499,7 +479,7 @@ def _kl(
     loss = _loss_value(rows, total, reduction, res_dtype)
     if not want_grad:
         return loss
-    return loss, _finish_grad(grad, out, res_dtype)
+    return loss, finish_grad(grad, out, res_dtype)
 
 
 def kl_div_with_logits(
@@ -830,7 +810,7 @@ def _triplet(
     if want_grad:
         outs = (None, None, None) if out is None else tuple(out)
         grads = tuple(
-            _grad_buffer(x, o, ob, res_dtype, shape)
+            grad_buffer(x, o, ob, res_dtype, shape)
             for x, o, ob in zip(arrays, originals, outs)
         )
     rows = np.empty(lead, dtype=dtype) if reduction == "none" else None
@@ -853,7 +833,7 @@ def _triplet(
     if not want_grad:
         return loss
     outs = (None, None, None) if out is None else tuple(out)
-    return loss, tuple(_finish_grad(g, o, res_dtype) for g, o in zip(grads, outs))
+    return loss, tuple(finish_grad(g, o, res_dtype) for g, o in zip(grads, outs))
 
 
 def triplet_margin_loss(

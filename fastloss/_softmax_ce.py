@@ -9,7 +9,9 @@ from ._validation import (
     check_out,
     check_reduction,
     class_index_target,
+    finish_grad,
     float_input,
+    grad_buffer,
     index_str,
     int_scalar,
     real_scalar,
@@ -162,16 +164,7 @@ def _softmax_cross_entropy(
 
     # Gradient buffer: the caller's out= (possibly the logits themselves), else the
     # converted copy of the logits if one was made (it is ours), else a new array.
-    grad = None
-    if want_grad:
-        if res_dtype is _F16:
-            grad = x  # float32 copy made by float_input; cast back below
-        elif out is not None:
-            grad = out
-        elif x is not logits and not np.may_share_memory(x, logits):
-            grad = x
-        else:
-            grad = np.empty(shape, dtype=dtype)
+    grad = grad_buffer(x, logits, out, res_dtype, shape) if want_grad else None
     rows = np.empty(lead, dtype=dtype) if reduction == "none" else None
 
     try:
@@ -206,13 +199,7 @@ def _softmax_cross_entropy(
         loss = total
     if not want_grad:
         return loss
-    if res_dtype is _F16:
-        if out is not None:
-            np.copyto(out, grad, casting="unsafe")
-            grad = out
-        else:
-            grad = grad.astype(_F16)
-    return loss, grad
+    return loss, finish_grad(grad, out, res_dtype)
 
 
 def softmax_cross_entropy(

@@ -175,3 +175,25 @@ def _same_buffer(a, b):
         and a.dtype == b.dtype
         and a.flags.c_contiguous
     )
+
+
+def grad_buffer(x, original, out, res_dtype, shape):
+    """Where the kernel writes a gradient: the float32 copy of float16 input (cast
+    back afterwards), the caller's out= (possibly the input itself), a converted copy
+    of the input that is ours, or a new array."""
+    if res_dtype is _F16:
+        return x
+    if out is not None:
+        return out
+    if x is not original and not np.may_share_memory(x, original):
+        return x
+    return np.empty(shape, dtype=x.dtype)
+
+
+def finish_grad(grad, out, res_dtype):
+    if res_dtype is not _F16:
+        return grad
+    if out is not None:
+        np.copyto(out, grad, casting="unsafe")
+        return out
+    return grad.astype(_F16)

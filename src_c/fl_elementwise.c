@@ -6,6 +6,12 @@
 #include "fl_dispatch.h"
 #include "fl_elementwise.h"
 
+/* acc + w * l for the weighted sums. gcc fuses a float64 w * l into the sum (FMA)
+ * in some loop specialisations and not in others, so the avx2 float64 instance
+ * fuses explicitly; elsewhere nothing can fuse (no FMA on the baseline path; a
+ * float32 product converted to double cannot fuse into a double add). l is already
+ * 0 where w == 0; the fused form needs the test itself (0 * inf). */
+#define FL_WSUM(acc, w, l0, l) ((acc) + (double)(l))
 #define FL_PATH base
 #include "fl_math_impl.h"
 #define FL_T float
@@ -53,7 +59,11 @@
 #define FL_EXP fl_exp_avx2
 #define FL_TLOG fl_log_avx2
 #define FL_TLOG1P fl_log1p_avx2
+#undef FL_WSUM
+#define FL_WSUM(acc, w, l0, l) ((w) == 0 ? (acc) : __builtin_fma((w), (l0), (acc)))
 #include "fl_elementwise_impl.h"
+#undef FL_WSUM
+#define FL_WSUM(acc, w, l0, l) ((acc) + (double)(l))
 #undef FL_T
 #undef FL_TS
 #undef FL_EXP

@@ -89,14 +89,16 @@ FL_INLINE double FL_FN(ew_block)(const FL_FN(fl_ew_ctx) * cx, int64_t k0, int64_
         for (k = 0; k < len; k++) {
             FL_T g;
             const FL_T wk = wb[k];
-            FL_T l = FL_FN(ew_elem)(kind, x[k], y[k], pb[k], cx, &g);
+            const FL_T l0 = FL_FN(ew_elem)(kind, x[k], y[k], pb[k], cx, &g);
             /* weight 0 removes an element outright, even a non-finite one */
-            l = wk == 0 ? 0 : wk * l;
+            const FL_T l = wk == 0 ? 0 : wk * l0;
             if (has_g)
                 gout[k] = wk == 0 ? 0 : g * (wk * scale);
             if (has_l)
                 lout[k] = l;
-            acc += (double)l;
+            /* FL_WSUM spells out whether w * l is fused into the sum, so the
+             * loss-only and the fused specialisations give the same bits. */
+            acc = FL_WSUM(acc, wk, l0, l);
         }
     }
     return acc;
