@@ -1,10 +1,10 @@
 """Build script: Cython bindings over the C99 kernels in src_c/.
 
 OpenMP is probed by compiling, linking and running a tiny program; without it (or
-with FASTLOSS_DISABLE_OPENMP=1) the package builds serially and says so. There is no
--march=native anywhere: the AVX2+FMA kernels are compiled with a per-function target
-attribute and chosen at run time (src_c/fl_dispatch.c), so the wheel runs on any
-x86-64.
+with FASTLOSS_DISABLE_OPENMP=1) the package builds serially and says so. No flag
+tunes the build for the build machine's CPU: the AVX2+FMA kernels are compiled with a
+per-function target attribute and chosen at run time (src_c/fl_dispatch.c), so the
+wheel runs on any x86-64.
 """
 
 import os
