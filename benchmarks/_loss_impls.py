@@ -516,8 +516,9 @@ def _status_kib(key: str) -> int:
 def rss_peak_growth(call: Callable[[], object]) -> int | None:
     """Peak resident memory during one ``call`` above the resident memory just
     before it, in bytes (Linux: VmHWM after resetting it through
-    /proc/self/clear_refs); None where that is unavailable. A lower bound on
-    what the call allocates: an allocator may reuse pages it keeps resident."""
+    /proc/self/clear_refs); None where that is unavailable. Freed heap pages
+    are returned first (malloc_trim), but an allocator with its own pool (XLA,
+    TensorFlow) hides its allocations, and heap fragmentation can add to them."""
     try:
         _malloc_trim()
         with open("/proc/self/clear_refs", "w") as f:
