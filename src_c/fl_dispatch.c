@@ -1,3 +1,5 @@
+#include <stdlib.h>
+
 #include "fl_dispatch.h"
 
 /* Set once at import by the bindings (fl_simd_set(fl_simd_best()) or the user's
@@ -42,4 +44,33 @@ int fl_max_threads(void)
 #else
     return 1;
 #endif
+}
+
+int fl_sum_blocks(fl_block_fn block, const void *ctx, int64_t nb, int n_threads,
+                  double *total)
+{
+    double stack_partial[256], *partial = stack_partial, sum = 0.0;
+    int nt = n_threads < 1 ? 1 : n_threads;
+    int64_t b;
+    if (nt > nb)
+        nt = nb < 1 ? 1 : (int)nb;
+    if (nb > (int64_t)(sizeof(stack_partial) / sizeof(double))) {
+        partial = (double *)malloc((size_t)nb * sizeof(double));
+        if (!partial)
+            return -1;
+    }
+    if (nt > 1) {
+#pragma omp parallel for schedule(static) num_threads(nt)
+        for (b = 0; b < nb; b++)
+            partial[b] = block(ctx, b);
+    } else {
+        for (b = 0; b < nb; b++)
+            partial[b] = block(ctx, b);
+    }
+    for (b = 0; b < nb; b++)
+        sum += partial[b];
+    if (partial != stack_partial)
+        free(partial);
+    *total = sum;
+    return 0;
 }

@@ -17,4 +17,14 @@ int fl_have_openmp(void);
 /* omp_get_max_threads(), or 1 in a serial build. */
 int fl_max_threads(void);
 
+
+/* Fixed-order parallel reduction shared by every kernel: runs block(ctx, b) for b in
+ * [0, nb) on up to n_threads threads (static schedule; no OpenMP call at all when one
+ * thread, since a parallel region costs even then) and adds the block results in
+ * block order, so the total does not depend on the thread count. Returns 0, or -1
+ * when out of memory for the per-block results. */
+typedef double (*fl_block_fn)(const void *ctx, int64_t b);
+int fl_sum_blocks(fl_block_fn block, const void *ctx, int64_t nb, int n_threads,
+                  double *total);
+
 #endif

@@ -146,13 +146,26 @@ static double FL_FN(ew_block_any)(const FL_FN(fl_ew_ctx) * cx, int64_t k0, int64
     }
 }
 
+/* One reduction block of elements for fl_sum_blocks. */
+typedef struct {
+    const FL_FN(fl_ew_ctx) * cx;
+    int kind;
+} FL_FN(ew_span);
+
+static double FL_FN(ew_block_of)(const void *p, int64_t b)
+{
+    const FL_FN(ew_span) *sp = (const FL_FN(ew_span) *)p;
+    const int64_t n = sp->cx->n;
+    const int64_t k1 = (b + 1) * FL_EW_BLOCK < n ? (b + 1) * FL_EW_BLOCK : n;
+    return FL_FN(ew_block_any)(sp->cx, b * FL_EW_BLOCK, k1, sp->kind);
+}
+
 static int FL_FN(fl_ew_run)(fl_ew_args *a, int n_threads)
 {
     FL_FN(fl_ew_ctx) cx;
     const int64_t n = a->n, nb = (n + FL_EW_BLOCK - 1) / FL_EW_BLOCK;
-    double stack_partial[256], *partial = stack_partial, total = 0.0;
+    double total = 0.0;
     int nt = n_threads < 1 ? 1 : n_threads;
-    int64_t b;
 
     a->loss = 0.0;
     if (a->kind < 0 || a->kind >= FL_EW_COUNT)
@@ -182,27 +195,11 @@ static int FL_FN(fl_ew_run)(fl_ew_args *a, int n_threads)
 #else
     nt = 1;
 #endif
-    if (nb > (int64_t)(sizeof(stack_partial) / sizeof(double))) {
-        partial = (double *)malloc((size_t)nb * sizeof(double));
-        if (!partial)
+    {
+        const FL_FN(ew_span) span = {&cx, a->kind};
+        if (fl_sum_blocks(FL_FN(ew_block_of), &span, nb, nt, &total) != 0)
             return FL_EW_ENOMEM;
     }
-    if (nt > 1) {
-#pragma omp parallel for schedule(static) num_threads(nt)
-        for (b = 0; b < nb; b++) {
-            const int64_t k1 = (b + 1) * FL_EW_BLOCK < n ? (b + 1) * FL_EW_BLOCK : n;
-            partial[b] = FL_FN(ew_block_any)(&cx, b * FL_EW_BLOCK, k1, a->kind);
-        }
-    } else {
-        for (b = 0; b < nb; b++) {
-            const int64_t k1 = (b + 1) * FL_EW_BLOCK < n ? (b + 1) * FL_EW_BLOCK : n;
-            partial[b] = FL_FN(ew_block_any)(&cx, b * FL_EW_BLOCK, k1, a->kind);
-        }
-    }
-    for (b = 0; b < nb; b++)
-        total += partial[b];
-    if (partial != stack_partial)
-        free(partial);
     a->loss = total;
     return FL_EW_OK;
 }

@@ -510,15 +510,28 @@ static int64_t FL_FN(sce_denominator)(const fl_sce_args *args, double *denominat
     return -1;
 }
 
+/* One reduction block of rows for fl_sum_blocks. */
+typedef struct {
+    const FL_FN(fl_ctx) * cx;
+    int64_t rb;
+} FL_FN(sce_span);
+
+static double FL_FN(sce_block)(const void *p, int64_t b)
+{
+    const FL_FN(sce_span) *sp = (const FL_FN(sce_span) *)p;
+    const int64_t n = sp->cx->n, i1 = (b + 1) * sp->rb < n ? (b + 1) * sp->rb : n;
+    return FL_FN(rows_block)(sp->cx, b * sp->rb, i1);
+}
+
 static int FL_FN(fl_sce_run)(fl_sce_args *args, int n_threads)
 {
     FL_FN(fl_ctx) cx;
     const int64_t n = args->n, c = args->c;
     const int64_t rb = c >= FL_BLOCK_ELEMS ? 1 : FL_BLOCK_ELEMS / c;
     const int64_t nb = (n + rb - 1) / rb;
-    double stack_partial[256], *partial = stack_partial, total = 0.0;
+    double total = 0.0;
     int nt = n_threads < 1 ? 1 : n_threads;
-    int64_t b, k;
+    int64_t k;
 
     double denom = 0.0;
     int64_t bad;
@@ -581,28 +594,11 @@ static int FL_FN(fl_sce_run)(fl_sce_args *args, int n_threads)
 #else
     nt = 1;
 #endif
-    if (nb > (int64_t)(sizeof(stack_partial) / sizeof(double))) {
-        partial = (double *)malloc((size_t)nb * sizeof(double));
-        if (!partial)
+    {
+        const FL_FN(sce_span) span = {&cx, rb};
+        if (fl_sum_blocks(FL_FN(sce_block), &span, nb, nt, &total) != 0)
             return FL_ENOMEM;
     }
-    if (nt > 1) {
-#pragma omp parallel for schedule(static) num_threads(nt)
-        for (b = 0; b < nb; b++) {
-            const int64_t i1 = (b + 1) * rb < n ? (b + 1) * rb : n;
-            partial[b] = FL_FN(rows_block)(&cx, b * rb, i1);
-        }
-    } else {
-        /* No OpenMP call at all: a parallel region costs even with one thread. */
-        for (b = 0; b < nb; b++) {
-            const int64_t i1 = (b + 1) * rb < n ? (b + 1) * rb : n;
-            partial[b] = FL_FN(rows_block)(&cx, b * rb, i1);
-        }
-    }
-    for (b = 0; b < nb; b++)
-        total += partial[b];
-    if (partial != stack_partial)
-        free(partial);
     args->loss = !args->mean ? total : (denom != 0 ? total / denom : 0.0);
     return FL_OK;
 }
