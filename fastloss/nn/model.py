@@ -1,0 +1,804 @@
+"""`Sequential`: a stack of `Dense` layers with Keras's compile / fit / evaluate /
+predict, trained on the fastloss kernels."""
+
+from __future__ import annotations
+
+import math
+import operator
+import os
+import time
+from collections.abc import Sequence
+from typing import Any, Callable, Union
+
+import numpy as np
+import numpy.typing as npt
+
+from ._common import FloatArray, Workspace, float_dtype
+from .callbacks import Callback, History, ProgressBar
+from .layers import Dense
+from .losses import TrainingLoss, resolve_loss
+from .metrics import Metric, get_metric
+from .optimizers import Optimizer, get_optimizer
+
+__all__ = ["Sequential"]
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+def _count(value: Any, name: str) -> int:
+    """A positive int (not a bool)."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a positive int, got {value!r}")
+    try:
+        n = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be a positive int, got {value!r}") from None
+    if n < 1:
+        raise ValueError(f"{name} must be a positive int, got {n}")
+    return n
+
+
+def _check_seed(seed: Any) -> int | None:
+    if seed is None:
+        return None
+    if isinstance(seed, (bool, np.bool_)):
+        raise TypeError(f"seed must be None or an int >= 0, got {seed!r}")
+    try:
+        s = operator.index(seed)
+    except TypeError:
+        raise TypeError(f"seed must be None or an int >= 0, got {seed!r}") from None
+    if s < 0:
+        raise ValueError(f"seed must be None or an int >= 0, got {s}")
+    return s
+
+
+def _streams(seed: int | None) -> tuple[np.random.Generator, np.random.Generator]:
+    """Independent generators for the weight initialisation and the shuffling,
+    both from `seed` (fresh entropy for None)."""
+    init, shuffle = np.random.SeedSequence(seed).spawn(2)
+    return np.random.default_rng(init), np.random.default_rng(shuffle)
+
+
+def _features(x: npt.ArrayLike, name: str, dtype: np.dtype[Any]) -> FloatArray:
+    """`x` as a finite C-contiguous (n_samples, n_features) array of `dtype`."""
+    try:
+        arr = np.asarray(x)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a numeric array: {exc}") from None
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be a numeric array, got dtype {arr.dtype}")
+    if arr.ndim != 2:
+        hint = " (one feature per sample: x.reshape(-1, 1))" if arr.ndim == 1 else ""
+        raise ValueError(
+            f"{name} must be 2-D, (n_samples, n_features), got shape {arr.shape}{hint}"
+        )
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(f"{name} is empty: shape {arr.shape}")
+    with np.errstate(over="ignore"):  # reported below, with the position
+        out = np.ascontiguousarray(arr, dtype=dtype)
+    bad = ~np.isfinite(out)
+    if bad.any():
+        i, j = (int(k) for k in np.unravel_index(int(np.argmax(bad)), bad.shape))
+        cause = ""
+        if np.isfinite(arr[i, j]):
+            cause = f" after conversion to {dtype} (out of its range)"
+        raise ValueError(
+            f"{name}[{i}, {j}] is {out[i, j]}{cause}: inputs must be finite (no NaN "
+            "or inf); nothing was trained"
+        )
+    return out
+
+
+class Sequential:
+    """A stack of `Dense` layers trained with a fastloss loss kernel.
+
+    Parameters
+    ----------
+    layers : sequence of Dense, optional
+        The layers, input first. The last one emits logits for the
+        classification losses (the softmax or sigmoid is inside the loss).
+    dtype : {"float32", "float64"}, default="float32"
+        Of the weights, activations and gradients; inputs are converted to it
+        once per `fit`.
+    name : str, default="sequential"
+
+    Notes
+    -----
+    The weights are created on the first `fit` (or `build`), when the input
+    width is known; ``fit(seed=...)`` makes that initialisation and the
+    shuffling reproducible: the same seed gives bit-identical weights and
+    predictions on the same machine (the fastloss kernels are bit-identical for
+    any thread count; BLAS's matmul is deterministic for a fixed thread count).
+
+    Every training step runs in buffers allocated on the first batch: the batch
+    is gathered with ``np.take(..., out=)``, each layer multiplies with
+    ``np.matmul(..., out=)``, the loss kernel writes the gradient with respect
+    to the logits into a reused buffer (``out=``) and the optimizers update in
+    place.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastloss.nn import Sequential, Dense, Adam
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((256, 4))
+    >>> y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    >>> model = Sequential([Dense(16, activation="relu"), Dense(2)])
+    >>> model.compile(optimizer=Adam(learning_rate=1e-2),
+    ...               loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    >>> hist = model.fit(X, y, epochs=20, batch_size=32, verbose=0, seed=0)
+    >>> hist.history["accuracy"][-1] > 0.9
+    True
+    >>> model.predict(X[:2]).shape  # class probabilities
+    (2, 2)
+    """
+
+    def __init__(
+        self,
+        layers: Sequence[Dense] | None = None,
+        *,
+        dtype: npt.DTypeLike = "float32",
+        name: str = "sequential",
+    ) -> None:
+        self.dtype = float_dtype(dtype)
+        if not isinstance(name, str):
+            raise TypeError(f"name must be a str, got {type(name).__name__}")
+        self.name = name
+        self.layers: list[Dense] = []
+        self.optimizer: Optimizer | None = None
+        self.loss: TrainingLoss | None = None
+        self.metrics: list[Metric] = []
+        self.stop_training = False
+        self.history: History | None = None
+        self._params: list[FloatArray] = []
+        self._grads: list[FloatArray] = []
+        self._ws = Workspace()  # the gathered batch and the loss gradient
+        self._metric_ws = Workspace()
+        self._loss_seconds = 0.0
+        if layers is not None:
+            if isinstance(layers, Dense) or not isinstance(layers, Sequence):
+                raise TypeError("layers must be a list of Dense layers")
+            for layer in layers:
+                self.add(layer)
+
+    # ---- structure -------------------------------------------------------------------
+
+    def add(self, layer: Dense) -> None:
+        """Append a layer (before the model is built)."""
+        if not isinstance(layer, Dense):
+            raise TypeError(f"layers must be Dense, got {type(layer).__name__}")
+        if self.built:
+            raise ValueError("cannot add a layer to a built model")
+        if any(layer is other for other in self.layers):
+            raise ValueError("this layer is already in the model")
+        if layer.built:
+            raise ValueError("the layer is already built (it belongs to a model)")
+        if layer.name is None:
+            taken = {other.name for other in self.layers}
+            k = 0
+            while (candidate := "dense" if k == 0 else f"dense_{k}") in taken:
+                k += 1
+            layer.name = candidate
+        self.layers.append(layer)
+
+    @property
+    def built(self) -> bool:
+        return bool(self.layers) and all(layer.built for layer in self.layers)
+
+    @property
+    def compiled(self) -> bool:
+        return self.loss is not None
+
+    @property
+    def input_dim(self) -> int | None:
+        return self.layers[0].input_dim if self.layers else None
+
+    @property
+    def output_dim(self) -> int:
+        if not self.layers:
+            raise ValueError("the model has no layers")
+        return self.layers[-1].units
+
+    def build(self, input_dim: int | None = None, *, seed: int | None = None) -> None:
+        """Create the weights for inputs of width `input_dim` (default: the
+        first layer's ``input_dim``). ``build(d, seed=s)`` draws the same weights
+        as ``fit(..., seed=s)`` on an unbuilt model. Nothing happens if the model
+        is already built for that width.
+        """
+        if not self.layers:
+            raise ValueError("the model has no layers")
+        if input_dim is None:
+            input_dim = self.input_dim
+            if input_dim is None:
+                raise ValueError(
+                    "build needs input_dim (or Dense(..., input_dim=) on the first "
+                    "layer)"
+                )
+        input_dim = _count(input_dim, "input_dim")
+        init_rng, _ = _streams(_check_seed(seed))
+        self._check_input_dim(input_dim, "input_dim")
+        if not self.built:
+            self._build(input_dim, init_rng)
+
+    def _build(self, input_dim: int, rng: np.random.Generator) -> None:
+        d = input_dim
+        for layer in self.layers:
+            layer.build(d, self.dtype, rng)
+            d = layer.units
+        self._params = [p for layer in self.layers for p in layer.params()]
+        self._grads = [g for layer in self.layers for g in layer.grads()]
+
+    def _check_input_dim(self, width: int, name: str) -> None:
+        expected = self.input_dim
+        if expected is not None and width != expected:
+            raise ValueError(
+                f"{name} has {width} features but the model takes {expected} "
+                f"(its first layer's input_dim)"
+            )
+
+    def count_params(self) -> int:
+        """The number of weights (the model must have a known input width)."""
+        if self.input_dim is None:
+            raise ValueError("the input width is not known yet: build or fit first")
+        total, d = 0, self.input_dim
+        for layer in self.layers:
+            total += layer.count_params(d)
+            d = layer.units
+        return total
+
+    def get_config(self) -> dict[str, Any]:
+        """The architecture, as a JSON-able dict."""
+        return {
+            "name": self.name,
+            "dtype": self.dtype.name,
+            "layers": [layer.get_config() for layer in self.layers],
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Sequential:
+        """A new, unbuilt model with the architecture of `get_config`."""
+        layers = [Dense.from_config(c) for c in config["layers"]]
+        return cls(layers, dtype=config["dtype"], name=config["name"])
+
+    def __repr__(self) -> str:
+        inner = ", ".join(repr(layer) for layer in self.layers)
+        return f"Sequential([{inner}], dtype={self.dtype.name!r})"
+
+    # ---- weights ---------------------------------------------------------------------
+
+    def get_weights(self) -> list[FloatArray]:
+        """Copies of the weights, Keras's order: each layer's kernel, then bias."""
+        self._require_built("get_weights")
+        return [p.copy() for p in self._params]
+
+    def set_weights(self, weights: Sequence[npt.ArrayLike]) -> None:
+        """Copy `weights` (`get_weights` order) into the model's arrays, cast to
+        its dtype. An unbuilt model is built for the width of the first kernel.
+
+        Raises
+        ------
+        ValueError
+            When the number or a shape of the arrays does not fit the model;
+            nothing is changed.
+        """
+        arrays = [np.asarray(w) for w in weights]
+        if not self.layers:
+            raise ValueError("the model has no layers")
+        width = self.input_dim
+        if width is None:
+            if not arrays or arrays[0].ndim != 2:
+                raise ValueError("the first weight must be a 2-D kernel")
+            width = arrays[0].shape[0]
+        expected = _weight_shapes(self.layers, width)
+        if len(arrays) != len(expected):
+            raise ValueError(
+                f"the model has {len(expected)} weight arrays, got {len(arrays)}"
+            )
+        for i, (a, shape) in enumerate(zip(arrays, expected)):
+            if a.shape != shape:
+                raise ValueError(
+                    f"weight {i} has shape {a.shape}, the model's has shape {shape}"
+                )
+            if a.dtype.kind not in "biuf" or not np.isfinite(a).all():
+                raise ValueError(f"weight {i} must be finite numbers")
+        if not self.built:
+            self._build(width, np.random.default_rng(0))  # overwritten just below
+        for p, a in zip(self._params, arrays):
+            np.copyto(p, a, casting="unsafe")
+
+    # ---- compile ---------------------------------------------------------------------
+
+    def compile(
+        self,
+        optimizer: str | Optimizer = "adam",
+        loss: str | Callable[..., Any] | Any = None,
+        metrics: Sequence[str] | None = None,
+    ) -> None:
+        """Choose the optimizer, the loss and the metrics.
+
+        Parameters
+        ----------
+        optimizer : {"sgd", "adam", "adamw"} or Optimizer, default="adam"
+            A name gives the optimizer with Keras's defaults.
+        loss : str or fastloss.losses.Loss or fastloss loss function
+            A Keras name ("sparse_categorical_crossentropy",
+            "categorical_crossentropy", "binary_crossentropy", "mse", "mae",
+            "huber", "log_cosh", "binary_focal_crossentropy"), a fastloss name
+            ("softmax_cross_entropy", "huber_loss", "smooth_l1_loss", ...), a
+            `fastloss.losses` instance with ``from_logits=True`` where it has the
+            option (its options, e.g. label smoothing, are used), or a fastloss
+            function. The classification losses take the model's output as
+            logits: ``"binary_crossentropy"`` is binary cross-entropy *with
+            logits* here, not on probabilities as Keras's string means. See
+            `fastloss.nn.losses`.
+        metrics : list of str, optional
+            "accuracy" (picked by the loss, as Keras does), "binary_accuracy",
+            "mae", "mse". See `fastloss.nn.metrics`.
+
+        Raises
+        ------
+        ValueError, TypeError
+            For an unknown or unsuitable optimizer, loss or metric; the model is
+            left as it was.
+        """
+        if loss is None:
+            raise ValueError("compile needs a loss, e.g. loss='mse'")
+        opt = get_optimizer(optimizer)
+        resolved = resolve_loss(loss)
+        if self.layers:
+            resolved.check_units(self.layers[-1].units)
+        if metrics is None:
+            metrics = []
+        if isinstance(metrics, str) or not isinstance(metrics, Sequence):
+            raise TypeError("metrics must be a list of names, e.g. ['accuracy']")
+        built = [get_metric(m, resolved) for m in metrics]
+        names = [m.name for m in built]
+        if len(set(names)) != len(names) or "loss" in names:
+            raise ValueError(f"metric names must be unique, got {names}")
+        self.optimizer, self.loss, self.metrics = opt, resolved, built
+
+    def _compile_config(self) -> dict[str, Any]:
+        assert self.optimizer is not None and self.loss is not None
+        return {
+            "optimizer": {
+                "class": type(self.optimizer).__name__,
+                "config": self.optimizer.get_config(),
+            },
+            "loss": self.loss.get_config(),
+            "metrics": [m.name for m in self.metrics],
+        }
+
+    def _require_compiled(self, what: str) -> TrainingLoss:
+        if self.loss is None or self.optimizer is None:
+            raise RuntimeError(
+                f"{what} needs a compiled model: call model.compile(optimizer=..., "
+                "loss=...) first"
+            )
+        if not self.layers:
+            raise ValueError("the model has no layers")
+        return self.loss
+
+    def _require_built(self, what: str) -> None:
+        if not self.built:
+            raise RuntimeError(
+                f"{what}: the model has no weights yet; call fit() or "
+                "build(input_dim, seed=...) first"
+            )
+
+    # ---- data ------------------------------------------------------------------------
+
+    def _prepare(
+        self,
+        x: npt.ArrayLike,
+        y: npt.ArrayLike,
+        what: str,
+        names: tuple[str, str] = ("x", "y"),
+    ) -> tuple[FloatArray, npt.NDArray[Any]]:
+        """Inputs and targets checked and converted once (see `fit`)."""
+        loss = self._require_compiled(what)
+        xs = _features(x, names[0], self.dtype)
+        self._check_input_dim(xs.shape[1], names[0])
+        try:
+            y = np.asarray(y)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{names[1]} must be a numeric array: {exc}") from None
+        n_y = y.shape[0] if y.ndim else None
+        if n_y is not None and n_y != xs.shape[0]:
+            raise ValueError(
+                f"{names[0]} has {xs.shape[0]} samples but {names[1]} has {n_y}"
+            )
+        ys = loss.prepare_target(y, self.output_dim, self.dtype, names[1])
+        if ys.shape[0] != xs.shape[0]:
+            raise ValueError(
+                f"{names[0]} has {xs.shape[0]} samples but {names[1]} has {ys.shape[0]}"
+            )
+        return xs, ys
+
+    # ---- the training step -----------------------------------------------------------
+
+    def _forward(self, x: FloatArray) -> FloatArray:
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    def _forward_backward(self, xb: FloatArray, yb: npt.NDArray[Any]) -> float:
+        """Loss of one batch; fills every layer's gradients. Training metrics are
+        updated from the logits before the loss kernel runs."""
+        assert self.loss is not None
+        logits = self._forward(xb)
+        for metric in self.metrics:
+            metric.update(logits, yb, self._metric_ws)
+        grad = self._ws.get("grad", xb.shape[0], (self.output_dim,), self.dtype)
+        t0 = time.perf_counter()
+        loss = self.loss.loss_and_grad(logits, yb, grad)
+        self._loss_seconds += time.perf_counter() - t0
+        delta: FloatArray | None = grad
+        for i in range(len(self.layers) - 1, -1, -1):
+            assert delta is not None
+            delta = self.layers[i].backward(delta, need_input_grad=i > 0)
+        return loss
+
+    def loss_and_gradients(
+        self, x: npt.ArrayLike, y: npt.ArrayLike
+    ) -> tuple[float, list[FloatArray]]:
+        """The loss of ``(x, y)`` as one batch and its gradient with respect to
+        every weight (`get_weights` order; copies), by the same forward and
+        backward passes as a training step, without updating anything.
+        """
+        xs, ys = self._prepare(x, y, "loss_and_gradients")
+        self._require_built("loss_and_gradients")
+        saved = [(m.total, m.count) for m in self.metrics]
+        loss = self._forward_backward(xs, ys)
+        for m, (total, count) in zip(self.metrics, saved):
+            m.total, m.count = total, count
+        return loss, [g.copy() for g in self._grads]
+
+    # ---- fit -------------------------------------------------------------------------
+
+    def fit(
+        self,
+        x: npt.ArrayLike,
+        y: npt.ArrayLike,
+        epochs: int = 1,
+        batch_size: int = 32,
+        validation_data: tuple[npt.ArrayLike, npt.ArrayLike] | None = None,
+        validation_split: float = 0.0,
+        shuffle: bool = True,
+        callbacks: Sequence[Callback] | None = None,
+        verbose: int = 1,
+        seed: int | None = None,
+    ) -> History:
+        """Train for `epochs` passes over ``(x, y)``.
+
+        Parameters
+        ----------
+        x : array_like of shape (n_samples, n_features)
+            Finite numbers; converted once to the model's dtype.
+        y : array_like
+            Class indices of shape (n_samples,) for "sparse_categorical_
+            crossentropy"; rows of shape (n_samples, units) for
+            "categorical_crossentropy" (probabilities), "binary_crossentropy"
+            (labels in [0, 1]) and regression; a one-unit model also takes
+            shape (n_samples,), as Keras does.
+        epochs : int, default=1
+        batch_size : int, default=32
+            The last batch of an epoch holds the remainder.
+        validation_data : (x_val, y_val), optional
+            Evaluated after each epoch ("val_" entries in the logs). Takes
+            precedence over `validation_split`, as in Keras.
+        validation_split : float in [0, 1), default=0.0
+            The fraction of the samples, taken from the end of ``(x, y)`` before
+            any shuffling (as Keras), held out for validation.
+        shuffle : bool, default=True
+            Reshuffle the training samples every epoch.
+        callbacks : list of Callback, optional
+            Called in the given order, before the `History` and the progress bar.
+        verbose : {0, 1, 2}, default=1
+            0 silent; 1 a progress bar per epoch (tqdm if installed); 2 one line
+            per epoch.
+        seed : int, optional
+            Seeds the initialisation of the weights (if the model is not built
+            yet) and the shuffling; the same seed gives bit-identical results.
+
+        Returns
+        -------
+        History
+            ``.history`` (per-epoch "loss", metrics, "val_loss", "val_<metric>"),
+            ``.epoch``, ``.params`` and ``.timings`` ("total" and "loss" seconds,
+            "steps"). Also kept as ``model.history``.
+
+        Raises
+        ------
+        RuntimeError
+            When the model is not compiled.
+        ValueError, TypeError
+            For bad arguments or data: lengths that differ, labels the loss
+            cannot take (a class index outside ``[0, units)``, a non-integer class
+            index, a binary label outside [0, 1]), NaN or inf in the inputs, a
+            feature count the model does not take, an EarlyStopping monitor
+            that will not be logged. All checked before anything is changed.
+        """
+        t_start = time.perf_counter()
+        self._require_compiled("fit")
+        assert self.optimizer is not None
+        epochs = _count(epochs, "epochs")
+        batch_size = _count(batch_size, "batch_size")
+        if verbose not in (0, 1, 2) or isinstance(verbose, bool):
+            raise ValueError(f"verbose must be 0, 1 or 2, got {verbose!r}")
+        if not isinstance(shuffle, (bool, np.bool_)):
+            raise TypeError(f"shuffle must be a bool, got {shuffle!r}")
+        seed = _check_seed(seed)
+        try:
+            split = float(validation_split)
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"validation_split must be a float, got {validation_split!r}"
+            ) from None
+        if not 0.0 <= split < 1.0:
+            raise ValueError(f"validation_split must be in [0, 1), got {split}")
+
+        xs, ys = self._prepare(x, y, "fit")
+        val: tuple[FloatArray, npt.NDArray[Any]] | None = None
+        if validation_data is not None:
+            if (
+                not isinstance(validation_data, (tuple, list))
+                or len(validation_data) != 2
+            ):
+                raise ValueError("validation_data must be a pair (x_val, y_val)")
+            val = self._prepare(
+                validation_data[0],
+                validation_data[1],
+                "fit",
+                ("validation_data[0]", "validation_data[1]"),
+            )
+        elif split:
+            at = int(math.floor(xs.shape[0] * (1.0 - split)))
+            if at < 1 or at >= xs.shape[0]:
+                raise ValueError(
+                    f"validation_split={validation_split} of {xs.shape[0]} samples "
+                    "leaves an empty training or validation set"
+                )
+            xs, ys, val = xs[:at], ys[:at], (xs[at:], ys[at:])
+
+        user = list(callbacks or [])
+        for cb in user:
+            if not isinstance(cb, Callback):
+                raise TypeError(
+                    f"callbacks must be Callback instances, got {type(cb).__name__}"
+                )
+        history = History()
+        every: list[Callback] = [*user, history]
+        if verbose and not any(isinstance(cb, ProgressBar) for cb in user):
+            every.append(ProgressBar(verbose))
+        n = xs.shape[0]
+        steps = math.ceil(n / batch_size)
+        names = ["loss", *(m.name for m in self.metrics)]
+        keys = names + ([f"val_{k}" for k in names] if val is not None else [])
+        params: dict[str, Any] = {
+            "epochs": epochs,
+            "steps": steps,
+            "batch_size": batch_size,
+            "samples": n,
+            "verbose": verbose,
+            "metrics": keys,
+        }
+        for cb in every:
+            cb.set_model(self)
+            cb.set_params(params)
+
+        # ---- every check has passed: training starts
+        init_rng, shuffle_rng = _streams(seed)
+        if not self.built:
+            self._build(xs.shape[1], init_rng)
+        self.stop_training = False
+        self.history = history
+        self._loss_seconds = 0.0
+        taken = 0
+        width = xs.shape[1]
+        order = np.arange(n)
+        for cb in every:
+            cb.on_train_begin()
+        for epoch in range(epochs):
+            for cb in every:
+                cb.on_epoch_begin(epoch)
+            if shuffle:
+                order = shuffle_rng.permutation(n)
+            for m in self.metrics:
+                m.reset()
+            loss_sum, seen = 0.0, 0
+            for step in range(steps):
+                idx = order[step * batch_size : (step + 1) * batch_size]
+                b = idx.shape[0]
+                xb = self._ws.get("x", b, (width,), self.dtype)
+                yb = self._ws.get("y", b, ys.shape[1:], ys.dtype)
+                np.take(xs, idx, axis=0, out=xb, mode="clip")  # clip: no buffering
+                np.take(ys, idx, axis=0, out=yb, mode="clip")
+                loss = self._forward_backward(xb, yb)
+                self.optimizer.step(self._params, self._grads)
+                taken += 1
+                loss_sum += loss * b
+                seen += b
+                logs = {"loss": loss_sum / seen}
+                for m in self.metrics:
+                    logs[m.name] = m.result()
+                for cb in every:
+                    cb.on_batch_end(step, logs)
+                if self.stop_training:
+                    break
+            logs = {"loss": loss_sum / seen}
+            for m in self.metrics:
+                logs[m.name] = m.result()
+            if val is not None:
+                for k, v in self._evaluate(val[0], val[1], batch_size).items():
+                    logs[f"val_{k}"] = v
+            for cb in every:
+                cb.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        for cb in every:
+            cb.on_train_end()
+        history.params = params
+        history.timings = {
+            "total": time.perf_counter() - t_start,
+            "loss": self._loss_seconds,
+            "steps": taken,
+        }
+        return history
+
+    # ---- evaluate and predict --------------------------------------------------------
+
+    def _evaluate(
+        self, xs: FloatArray, ys: npt.NDArray[Any], batch_size: int
+    ) -> dict[str, float]:
+        assert self.loss is not None
+        for m in self.metrics:
+            m.reset()
+        total = 0.0
+        n = xs.shape[0]
+        for start in range(0, n, batch_size):
+            xb, yb = xs[start : start + batch_size], ys[start : start + batch_size]
+            logits = self._forward(xb)
+            t0 = time.perf_counter()
+            total += self.loss.loss(logits, yb) * xb.shape[0]
+            self._loss_seconds += time.perf_counter() - t0
+            for m in self.metrics:
+                m.update(logits, yb, self._metric_ws)
+        out = {"loss": total / n}
+        for m in self.metrics:
+            out[m.name] = m.result()
+        return out
+
+    def evaluate(
+        self, x: npt.ArrayLike, y: npt.ArrayLike, batch_size: int = 32
+    ) -> dict[str, float]:
+        """The loss and metrics on ``(x, y)``, as ``{"loss": ..., "<metric>":
+        ...}`` (Keras's ``return_dict=True``): means over all samples, computed
+        `batch_size` samples at a time. Checks as `fit`."""
+        batch_size = _count(batch_size, "batch_size")
+        xs, ys = self._prepare(x, y, "evaluate")
+        self._require_built("evaluate")
+        return self._evaluate(xs, ys, batch_size)
+
+    def _predict(self, x: npt.ArrayLike, batch_size: int, activate: bool) -> FloatArray:
+        batch_size = _count(batch_size, "batch_size")
+        self._require_built("predict")
+        xs = _features(x, "x", self.dtype)
+        self._check_input_dim(xs.shape[1], "x")
+        n, units = xs.shape[0], self.output_dim
+        out = np.empty((n, units), dtype=self.dtype)
+        for start in range(0, n, batch_size):
+            logits = self._forward(xs[start : start + batch_size])
+            dest = out[start : start + batch_size]
+            if activate and self.loss is not None:
+                self.loss.activate(logits, dest)
+            else:
+                np.copyto(dest, logits)
+        return out
+
+    def predict(self, x: npt.ArrayLike, batch_size: int = 32) -> FloatArray:
+        """The model's predictions for `x`, `batch_size` rows at a time, as an
+        array of shape (n_samples, units) in the model's dtype.
+
+        As Keras's ``predict`` returns the activated outputs, this applies what
+        the loss applies to the logits: the softmax for the softmax
+        cross-entropies (class probabilities, rows summing to 1), the sigmoid for
+        the binary ones (probabilities of 1), nothing for regression. An
+        uncompiled model returns the raw outputs. See `predict_logits`.
+        """
+        return self._predict(x, batch_size, activate=True)
+
+    def predict_logits(self, x: npt.ArrayLike, batch_size: int = 32) -> FloatArray:
+        """The raw outputs of the last layer (logits), `batch_size` rows at a
+        time, shape (n_samples, units)."""
+        return self._predict(x, batch_size, activate=False)
+
+    # ---- summary and files -----------------------------------------------------------
+
+    def summary(self, print_fn: Callable[[str], Any] | None = print) -> str:
+        """A table of the layers, their output shapes and parameter counts.
+
+        Printed with `print_fn` (None: not printed) and returned as a string.
+        """
+        rows = [("Layer (type)", "Output Shape", "Activation", "Param #")]
+        d = self.input_dim
+        for layer in self.layers:
+            count = "?" if d is None else f"{layer.count_params(d):,}"
+            rows.append(
+                (
+                    f"{layer.name} (Dense)",
+                    f"(None, {layer.units})",
+                    layer.activation,
+                    count,
+                )
+            )
+            d = layer.units
+        widths = [max(len(r[i]) for r in rows) for i in range(4)]
+
+        def fmt(r: tuple[str, str, str, str]) -> str:
+            return (
+                f"{r[0]:<{widths[0]}}   {r[1]:<{widths[1]}}   "
+                f"{r[2]:<{widths[2]}}   {r[3]:>{widths[3]}}"
+            )
+
+        rule = "=" * len(fmt(rows[0]))
+        lines = [f'Model: "{self.name}" ({self.dtype.name})', fmt(rows[0]), rule]
+        lines += [fmt(r) for r in rows[1:]]
+        lines.append(rule)
+        if self.input_dim is None:
+            lines.append("Total params: unknown until the input width is (fit/build)")
+        else:
+            lines.append(
+                f"Total params: {self.count_params():,} (input width {self.input_dim})"
+            )
+        if self.loss is not None:
+            out = self.loss.output
+            applied = "" if out == "identity" else f"; predict applies the {out}"
+            lines.append(f"Loss: {self.loss.name} ({self.loss.function}{applied})")
+            lines.append(f"Optimizer: {self.optimizer!r}")
+            if self.metrics:
+                lines.append(f"Metrics: {', '.join(m.name for m in self.metrics)}")
+        text = "\n".join(lines)
+        if print_fn is not None:
+            print_fn(text)
+        return text
+
+    def save(self, path: PathLike) -> None:
+        """Write the architecture, weights, compile configuration and optimizer
+        state to `path`, a ``.npz`` file (written exactly at `path`, atomically).
+        See `fastloss.nn.load`."""
+        from .io import save_model
+
+        save_model(self, path)
+
+    @classmethod
+    def load(cls, path: PathLike) -> Sequential:
+        """The model saved at `path` (see `fastloss.nn.load`)."""
+        from .io import load_model
+
+        return load_model(path)
+
+    def load_weights(self, path: PathLike) -> None:
+        """Copy the weights of the model saved at `path` into this one, which
+        must have the same layer widths (and input width, if built).
+
+        Raises
+        ------
+        FileNotFoundError
+            When there is no file at `path`.
+        ValueError
+            When it is not a fastloss.nn model file (or is truncated), or its
+            architecture differs from this model's; nothing is changed.
+        """
+        from .io import load_weights
+
+        load_weights(self, path)
+
+
+def _weight_shapes(layers: Sequence[Dense], width: int) -> list[tuple[int, ...]]:
+    shapes: list[tuple[int, ...]] = []
+    for layer in layers:
+        shapes.append((width, layer.units))
+        if layer.use_bias:
+            shapes.append((layer.units,))
+        width = layer.units
+    return shapes
