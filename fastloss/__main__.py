@@ -1,18 +1,46 @@
-"""Command line: ``python -m fastloss demo`` or ``python -m fastloss config``."""
+"""Command line: ``fastloss demo`` (or ``python -m fastloss demo``) trains a small
+network with `fastloss.nn`; ``fastloss config`` prints the build and run-time
+configuration."""
+
+from __future__ import annotations
 
 import argparse
+import os
 import sys
+from collections.abc import Sequence
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m fastloss")
-    sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="fused softmax cross-entropy vs plain NumPy")
-    demo.add_argument("--batch", type=int, default=8)
-    demo.add_argument("--seq", type=int, default=256)
-    demo.add_argument("--vocab", type=int, default=32000)
-    demo.add_argument("--seed", type=int, default=0)
+def _prog() -> str:
+    """How the user ran us: ``python -m fastloss`` or the ``fastloss`` script."""
+    if os.path.basename(sys.argv[0]) == "__main__.py":
+        return "python -m fastloss"
+    return "fastloss"
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    """The top-level parser and the ``demo`` subcommand's parser."""
+    from . import _demo
+
+    parser = argparse.ArgumentParser(
+        prog=_prog(), description="fastloss: fused loss-and-gradient kernels"
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    demo = sub.add_parser(
+        "demo",
+        help="train a dense network on a scikit-learn data set with fastloss.nn",
+        description=_demo.DESCRIPTION,
+        epilog=_demo.EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _demo.add_arguments(demo)
     sub.add_parser("config", help="print the build and run-time configuration")
+    return parser, demo
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line with `argv` (default ``sys.argv[1:]``); returns the
+    exit code. Bad options exit with status 2 (argparse's ``SystemExit``)."""
+    parser, demo = build_parser()
     args = parser.parse_args(argv)
     if args.command == "config":
         from ._config import show_config
@@ -21,7 +49,7 @@ def main(argv=None):
         return 0
     from ._demo import run
 
-    return run(batch=args.batch, seq=args.seq, vocab=args.vocab, seed=args.seed)
+    return run(args, demo)
 
 
 if __name__ == "__main__":
