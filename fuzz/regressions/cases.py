@@ -1,0 +1,145 @@
+"""Minimal reproducers of the fuzzer's findings in fastloss, as calls.
+
+Each entry builds one `_harness.Case` (a public loss, its arguments, its keyword
+options) that `_harness.check` judges like a decoded fuzz input, and names what the
+call must do now: "ok" (accepted and right), "error" (a clean ValueError or
+TypeError, nothing written) or "known" (reported, not fixed yet). Every one of
+them failed before its fix; the *.bin files beside this one are raw fuzz inputs
+(see README.md).
+"""
+
+import numpy as np
+from _harness import Case
+
+
+def _overlapping(dtype, shape, shift):
+    """(input, out): two C-ordered views of one buffer, `shift` elements apart."""
+    n = int(np.prod(shape))
+    buf = np.zeros(n + shift, dtype=dtype)
+    x = buf[:n].reshape(shape)
+    x[...] = np.arange(n).reshape(shape) % 5 - 2
+    out = buf[shift:].reshape(shape)
+    return x, out
+
+
+def big_endian_float64_logits():
+    x = (np.arange(6).reshape(2, 3) / 4).astype(">f8")
+    return Case("softmax_cross_entropy_and_grad", [x, np.array([0, 2])], {})
+
+
+def big_endian_float32_with_out():
+    x = (np.arange(6).reshape(2, 3) / 4).astype(">f4")
+    out = np.zeros((2, 3), np.float32)  # the gradient's dtype: native float32
+    return Case("mse_loss_and_grad", [x, np.zeros((2, 3))], {"out": out})
+
+
+def big_endian_float16_pred():
+    x = np.array([0.5, -1.5, 2.0], dtype=">f2")
+    return Case("l1_loss_and_grad", [x, np.zeros(3)], {"reduction": "none"})
+
+
+def object_array_huge_int():
+    x = np.array([10**400, 1.0], dtype=object)
+    return Case("mse_loss", [x, np.zeros(2)], {})
+
+
+def object_array_string():
+    x = np.array(["1.5", 2.0], dtype=object)
+    return Case("mse_loss", [x, np.zeros(2)], {})
+
+
+def ignore_index_beyond_int64():
+    kw = {"ignore_index": 2**63}
+    return Case("softmax_cross_entropy", [np.zeros((2, 3)), np.array([0, 1])], kw)
+
+
+def weight_finite_in_float64_inf_in_float32():
+    x = np.zeros((2, 3), np.float32)
+    kw = {"weight": np.array([1.0, 1e39, 1.0])}
+    return Case("softmax_cross_entropy", [x, np.array([0, 1])], kw)
+
+
+def sample_weight_inf_in_float32():
+    x = np.zeros(2, np.float32)
+    kw = {"sample_weight": np.array([1e39, 1.0])}
+    return Case("mse_loss", [x, np.ones(2, np.float32)], kw)
+
+
+def pos_weight_inf_in_float32():
+    x = np.zeros((2, 2), np.float32)
+    kw = {"pos_weight": np.array([1e39, 1.0])}
+    return Case("binary_cross_entropy_with_logits", [x, np.ones((2, 2))], kw)
+
+
+def out_overlaps_float16_pred():
+    x, out = _overlapping(np.float16, (4, 2), 2)
+    return Case("mse_loss_and_grad", [x, np.ones((4, 2))], {"out": out})
+
+
+def out_overlaps_integer_logits():
+    x, _ = _overlapping(np.int64, (3, 4), 4)
+    out = x.base[4:16].view(np.float64).reshape(3, 4)  # the gradient's dtype
+    return Case(
+        "softmax_cross_entropy_and_grad", [x, np.array([0, 1, 2])], {"out": out}
+    )
+
+
+def out_overlaps_strided_student():
+    buf = np.zeros(24)
+    s = buf[:12].reshape(3, 4)[:, ::2]  # (3, 2), copied on the way in
+    out = buf[2:8].reshape(3, 2)
+    return Case("kl_div_with_logits_and_grad", [s, np.zeros((3, 2))], {"out": out})
+
+
+def out_overlaps_broadcast_weight():
+    out = np.zeros((2, 3))
+    w = out[1]  # (3,) broadcast over the rows: the kernel gets a copy
+    w[...] = 1.0
+    kw = {"weight": w, "out": out}
+    return Case("mse_loss_and_grad", [np.ones((2, 3)), np.zeros((2, 3))], kw)
+
+
+def out_overlaps_one_element_pos_weight():
+    out = np.zeros((2, 3))
+    pw = out.reshape(-1)[:1]  # (1,): repeated along the last axis, a copy
+    pw[...] = 2.0
+    kw = {"pos_weight": pw, "out": out}
+    return Case(
+        "binary_cross_entropy_with_logits_and_grad",
+        [np.ones((2, 3)), np.ones((2, 3))],
+        kw,
+    )
+
+
+def sample_weight_sum_overflows():
+    kw = {"sample_weight": np.array([1e308, 1e308])}
+    return Case("mse_loss", [np.ones(2), np.zeros(2)], kw)
+
+
+def n_threads_beyond_c_int():
+    kw = {"n_threads": 2**31}
+    return Case("mse_loss", [np.ones(2), np.zeros(2)], kw)
+
+
+# name -> (builder, what the call must do now)
+CASES = {
+    f.__name__: (f, outcome)
+    for f, outcome in [
+        (big_endian_float64_logits, "ok"),
+        (big_endian_float32_with_out, "ok"),
+        (big_endian_float16_pred, "ok"),
+        (object_array_huge_int, "error"),
+        (object_array_string, "error"),
+        (ignore_index_beyond_int64, "error"),
+        (weight_finite_in_float64_inf_in_float32, "error"),
+        (sample_weight_inf_in_float32, "error"),
+        (pos_weight_inf_in_float32, "error"),
+        (out_overlaps_float16_pred, "error"),
+        (out_overlaps_integer_logits, "error"),
+        (out_overlaps_strided_student, "error"),
+        (out_overlaps_broadcast_weight, "error"),
+        (out_overlaps_one_element_pos_weight, "error"),
+        (sample_weight_sum_overflows, "ok"),
+        (n_threads_beyond_c_int, "error"),
+    ]
+}

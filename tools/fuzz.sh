@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Coverage-guided fuzzing of the fastloss Python API for a fixed time.
+#
+#   tools/fuzz.sh [SECONDS]      (default 60)
+#
+# Runs fuzz/fuzz_api.py (atheris/libFuzzer) on the working corpus fuzz/corpus/
+# (created; new inputs are added there, not committed) seeded from the committed
+# fuzz/seeds/, and prints libFuzzer's final stats (number_of_executed_units is the
+# execution count). A finding stops the run, is saved as fuzz/artifacts/crash-*
+# and makes this script exit non-zero; replay it with
+#   python fuzz/fuzz_api.py --replay fuzz/artifacts/crash-...
+# PYTHON selects the interpreter (default: python3; it needs atheris and the
+# installed package).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-60}
+python=${PYTHON:-python3}
+mkdir -p fuzz/corpus fuzz/artifacts
+before=$(find fuzz/corpus -type f | wc -l)
+set +e
+"$python" fuzz/fuzz_api.py fuzz/corpus fuzz/seeds \
+    -max_total_time="$seconds" -print_final_stats=1 -max_len=4096 \
+    -timeout=60 -rss_limit_mb=4096 -artifact_prefix=fuzz/artifacts/ \
+    2> >(tee fuzz/artifacts/last-run.log >&2)
+rc=$?
+set -e
+after=$(find fuzz/corpus -type f | wc -l)
+execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' fuzz/artifacts/last-run.log \
+    | grep -o '[0-9]*$' || echo "?")
+echo "fuzz: ${seconds}s, ${execs} executions, corpus ${before} -> ${after} inputs, exit ${rc}"
+exit "$rc"
