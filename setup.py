@@ -1,10 +1,12 @@
 """Build script: Cython bindings over the C99 kernels in src_c/.
 
-OpenMP is probed by compiling, linking and running a tiny program; without it (or
-with FASTLOSS_DISABLE_OPENMP=1) the package builds serially and says so. No flag
-tunes the build for the build machine's CPU: the AVX2+FMA kernels are compiled with a
-per-function target attribute and chosen at run time (src_c/fl_dispatch.c), so the
-wheel runs on any x86-64.
+OpenMP is probed by compiling, linking and running a tiny program (gcc/clang
+``-fopenmp``; Apple clang ``-Xpreprocessor -fopenmp -lomp`` with Homebrew's libomp;
+MSVC ``/openmp``); without it (or with FASTLOSS_DISABLE_OPENMP=1) the package builds
+serially and says so. No flag tunes the build for the build machine's CPU: the
+AVX2+FMA kernels are compiled with a per-function target attribute and chosen at run
+time (src_c/fl_dispatch.c), so the wheel runs on any x86-64. Other compilers and
+architectures (clang, MSVC, aarch64) build the baseline kernels only.
 """
 
 import os
@@ -52,27 +54,76 @@ KERNEL_FLAGS = [
 ]
 
 
-def _openmp_flags():
-    return ["-fopenmp"], ["-fopenmp"]
+def _libomp_prefixes():
+    """Where Homebrew's libomp may be (macOS): `brew --prefix libomp`, then the
+    default prefixes of Apple silicon and Intel Homebrew."""
+    found = []
+    if shutil.which("brew"):
+        out = subprocess.run(
+            ["brew", "--prefix", "libomp"], capture_output=True, text=True
+        )
+        if out.returncode == 0 and out.stdout.strip():
+            found.append(out.stdout.strip())
+    found += ["/opt/homebrew/opt/libomp", "/usr/local/opt/libomp"]
+    return [p for i, p in enumerate(found) if os.path.isdir(p) and p not in found[:i]]
+
+
+def _openmp_candidates():
+    """(compile, link) flags to try for OpenMP, in order."""
+    yield ["-fopenmp"], ["-fopenmp"]
+    if sys.platform == "darwin":
+        # Apple clang rejects -fopenmp as a driver flag but its front end implements
+        # it; omp.h and the runtime come from libomp (brew install libomp).
+        for prefix in _libomp_prefixes():
+            yield (
+                ["-Xpreprocessor", "-fopenmp", f"-I{prefix}/include"],
+                [f"-L{prefix}/lib", "-lomp"],
+            )
 
 
 def _probe_openmp(compiler):
-    """Return True when the compiler can build, link and run an OpenMP program."""
+    """The (compile, link) flags of the first candidate with which the compiler
+    builds, links and runs an OpenMP program, or None."""
     if os.environ.get("FASTLOSS_DISABLE_OPENMP", "0") not in ("", "0"):
-        return False
-    cflags, ldflags = _openmp_flags()
+        return None
+    for cflags, ldflags in _openmp_candidates():
+        tmp = tempfile.mkdtemp()
+        try:
+            src = os.path.join(tmp, "probe.c")
+            with open(src, "w") as f:
+                f.write(OPENMP_PROBE)
+            objs = compiler.compile([src], output_dir=tmp, extra_postargs=cflags)
+            exe = os.path.join(tmp, "probe")
+            compiler.link_executable(objs, exe, extra_postargs=ldflags)
+            out = subprocess.run([exe], capture_output=True, text=True, timeout=60)
+            if out.returncode == 0 and out.stdout.strip() == "1":
+                return cflags, ldflags
+        except Exception:  # any compile/link/run failure means "not this way"
+            pass
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return None
+
+
+def _supported_flags(compiler, flags):
+    """The flags this (gcc-like) compiler takes. clang only warns about gcc-only
+    optimisation flags (-fno-thread-jumps), so each flag is tried with -Werror when
+    a bare compile passes with -Werror; a flag that errors or warns is dropped."""
     tmp = tempfile.mkdtemp()
-    try:
-        src = os.path.join(tmp, "probe.c")
+
+    def compiles(i, extra):
+        src = os.path.join(tmp, f"flag{i}.c")
         with open(src, "w") as f:
-            f.write(OPENMP_PROBE)
-        objs = compiler.compile([src], output_dir=tmp, extra_postargs=cflags)
-        exe = os.path.join(tmp, "probe")
-        compiler.link_executable(objs, exe, extra_postargs=ldflags)
-        out = subprocess.run([exe], capture_output=True, text=True, timeout=60)
-        return out.returncode == 0 and out.stdout.strip() == "1"
-    except Exception:  # any compile/link/run failure means "no OpenMP"
-        return False
+            f.write("int fl_flag_probe(void) { return 0; }\n")
+        try:
+            compiler.compile([src], output_dir=tmp, extra_postargs=extra)
+            return True
+        except Exception:
+            return False
+
+    try:
+        strict = ["-Werror"] if compiles(0, ["-Werror"]) else []
+        return [f for i, f in enumerate(flags, 1) if compiles(i, [f, *strict])]
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -81,13 +132,17 @@ class BuildExt(build_ext):
     def build_extensions(self):
         is_msvc = self.compiler.compiler_type == "msvc"
         if is_msvc:
+            # MSVC takes none of KERNEL_FLAGS; /openmp (OpenMP 2.0, vcomp140.dll)
+            # covers the parallel loops. The AVX2 path is gcc-only (fl_common.h),
+            # so MSVC builds the baseline kernels only.
             flags = ["/O2", "/fp:precise"]
             omp_c, omp_l = ["/openmp"], []
             have_omp = os.environ.get("FASTLOSS_DISABLE_OPENMP", "0") in ("", "0")
         else:
-            flags = list(KERNEL_FLAGS)
-            omp_c, omp_l = _openmp_flags()
-            have_omp = _probe_openmp(self.compiler)
+            flags = _supported_flags(self.compiler, KERNEL_FLAGS)
+            omp = _probe_openmp(self.compiler)
+            have_omp = omp is not None
+            omp_c, omp_l = omp if have_omp else ([], [])
         if not have_omp:
             msg = (
                 "fastloss: building WITHOUT OpenMP (kernels run on one thread). "
@@ -97,13 +152,45 @@ class BuildExt(build_ext):
                 warnings.warn(msg, stacklevel=1)
             print(msg, file=sys.stderr)
             # `omp simd` still vectorises without the OpenMP runtime.
-            omp_c = [] if is_msvc else ["-fopenmp-simd"]
+            if is_msvc:
+                omp_c = []
+            else:
+                omp_c = _supported_flags(self.compiler, ["-fopenmp-simd"])
             omp_l = []
         for ext in self.extensions:
             ext.extra_compile_args = flags + omp_c + ext.extra_compile_args
             ext.extra_link_args = omp_l + ext.extra_link_args
             ext.define_macros.append(("FL_HAVE_OPENMP", "1" if have_omp else "0"))
         super().build_extensions()
+
+
+# FASTLOSS_SANITIZE=1 (or a list such as "address,undefined"): an AddressSanitizer +
+# UndefinedBehaviorSanitizer build for tools/sanitize.sh (gcc or clang only). The
+# flags go into the Extension's own args, which BuildExt appends after the kernel
+# flags, so this -O1 wins over -O3, and -fno-wrapv over the -fwrapv in Python's own
+# CFLAGS (which makes signed overflow defined, so UBSan would not check it). Python
+# itself is not instrumented: run it with LD_PRELOAD=$(gcc -print-file-name=libasan.so).
+SANITIZERS = ("address", "undefined")
+
+
+def _sanitize_flags():
+    value = os.environ.get("FASTLOSS_SANITIZE", "").strip().lower()
+    if value in ("", "0"):
+        return []
+    kinds = SANITIZERS if value == "1" else tuple(k.strip() for k in value.split(","))
+    if not set(kinds) <= set(SANITIZERS) or sys.platform == "win32":
+        sys.exit(
+            f"FASTLOSS_SANITIZE={value!r}: expected 1 or a comma list of "
+            f"{', '.join(SANITIZERS)} (gcc or clang)"
+        )
+    return [
+        "-fsanitize=" + ",".join(kinds),
+        "-fno-omit-frame-pointer",
+        "-fno-sanitize-recover=undefined",
+        "-fno-wrapv",
+        "-O1",
+        "-g",
+    ]
 
 
 def _extensions():
@@ -113,6 +200,7 @@ def _extensions():
         "src_c/fl_softmax_ce.c",
         "src_c/fl_elementwise.c",
         "src_c/fl_rowwise.c",
+        "src_c/fl_optim.c",
     ]
     ext = Extension(
         "fastloss._kernels",
@@ -128,6 +216,8 @@ def _extensions():
             for f in os.listdir("src_c")
             if f.endswith((".h", ".c"))
         ],
+        extra_compile_args=_sanitize_flags(),
+        extra_link_args=_sanitize_flags(),
     )
     return cythonize(
         [ext],

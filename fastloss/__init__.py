@@ -15,6 +15,8 @@ from ._config import (
     set_simd,
     show_config,
 )
+from ._linear_ce import linear_cross_entropy, linear_cross_entropy_and_grad
+from ._normalizer import cross_entropy_normalizer
 from ._regression import *  # noqa: F403
 from ._regression import __all__ as _regression_all
 from ._rowwise import *  # noqa: F403
@@ -26,9 +28,12 @@ from .losses import get_loss
 __all__ = [
     "__version__",
     "config",
+    "cross_entropy_normalizer",
     "get_loss",
     "get_num_threads",
     "get_simd",
+    "linear_cross_entropy",
+    "linear_cross_entropy_and_grad",
     "losses",
     "set_num_threads",
     "set_simd",

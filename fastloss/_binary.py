@@ -1,6 +1,10 @@
 """Binary and multi-label losses: binary_cross_entropy_with_logits,
 binary_cross_entropy (on probabilities, clipped as Keras) and sigmoid_focal_loss."""
 
+from __future__ import annotations
+
+import numpy.typing as npt
+
 from ._elementwise import (
     BCE_LOGITS,
     BCE_PROB,
@@ -8,6 +12,7 @@ from ._elementwise import (
     document,
     elementwise_loss,
 )
+from ._typing import FloatArray, LossAndGrad, LossValue
 from ._validation import real_scalar
 
 __all__ = [
@@ -50,16 +55,16 @@ def _bce_logits(logits, target, pos_weight, label_smoothing, kw):
 
 
 def binary_cross_entropy_with_logits(
-    logits,
-    target,
+    logits: npt.ArrayLike,
+    target: npt.ArrayLike,
     *,
-    pos_weight=None,
-    label_smoothing=0.0,
-    weight=None,
-    sample_weight=None,
-    reduction="mean",
-    n_threads=None,
-):
+    pos_weight: npt.ArrayLike | None = None,
+    label_smoothing: float = 0.0,
+    weight: npt.ArrayLike | None = None,
+    sample_weight: npt.ArrayLike | None = None,
+    reduction: str = "mean",
+    n_threads: int | None = None,
+) -> LossValue:
     return _bce_logits(
         logits,
         target,
@@ -75,17 +80,17 @@ def binary_cross_entropy_with_logits(
 
 
 def binary_cross_entropy_with_logits_and_grad(
-    logits,
-    target,
+    logits: npt.ArrayLike,
+    target: npt.ArrayLike,
     *,
-    pos_weight=None,
-    label_smoothing=0.0,
-    weight=None,
-    sample_weight=None,
-    reduction="mean",
-    n_threads=None,
-    out=None,
-):
+    pos_weight: npt.ArrayLike | None = None,
+    label_smoothing: float = 0.0,
+    weight: npt.ArrayLike | None = None,
+    sample_weight: npt.ArrayLike | None = None,
+    reduction: str = "mean",
+    n_threads: int | None = None,
+    out: FloatArray | None = None,
+) -> LossAndGrad:
     return _bce_logits(
         logits,
         target,
@@ -197,16 +202,16 @@ def _bce_prob(probs, target, epsilon, label_smoothing, kw):
 
 
 def binary_cross_entropy(
-    probs,
-    target,
+    probs: npt.ArrayLike,
+    target: npt.ArrayLike,
     *,
-    epsilon=1e-7,
-    label_smoothing=0.0,
-    weight=None,
-    sample_weight=None,
-    reduction="mean",
-    n_threads=None,
-):
+    epsilon: float = 1e-7,
+    label_smoothing: float = 0.0,
+    weight: npt.ArrayLike | None = None,
+    sample_weight: npt.ArrayLike | None = None,
+    reduction: str = "mean",
+    n_threads: int | None = None,
+) -> LossValue:
     return _bce_prob(
         probs,
         target,
@@ -222,17 +227,17 @@ def binary_cross_entropy(
 
 
 def binary_cross_entropy_and_grad(
-    probs,
-    target,
+    probs: npt.ArrayLike,
+    target: npt.ArrayLike,
     *,
-    epsilon=1e-7,
-    label_smoothing=0.0,
-    weight=None,
-    sample_weight=None,
-    reduction="mean",
-    n_threads=None,
-    out=None,
-):
+    epsilon: float = 1e-7,
+    label_smoothing: float = 0.0,
+    weight: npt.ArrayLike | None = None,
+    sample_weight: npt.ArrayLike | None = None,
+    reduction: str = "mean",
+    n_threads: int | None = None,
+    out: FloatArray | None = None,
+) -> LossAndGrad:
     return _bce_prob(
         probs,
         target,
@@ -333,16 +338,16 @@ def _focal(logits, target, alpha, gamma, kw):
 
 
 def sigmoid_focal_loss(
-    logits,
-    target,
+    logits: npt.ArrayLike,
+    target: npt.ArrayLike,
     *,
-    alpha=0.25,
-    gamma=2.0,
-    weight=None,
-    sample_weight=None,
-    reduction="mean",
-    n_threads=None,
-):
+    alpha: float | None = 0.25,
+    gamma: float = 2.0,
+    weight: npt.ArrayLike | None = None,
+    sample_weight: npt.ArrayLike | None = None,
+    reduction: str = "mean",
+    n_threads: int | None = None,
+) -> LossValue:
     return _focal(
         logits,
         target,
@@ -358,17 +363,17 @@ def sigmoid_focal_loss(
 
 
 def sigmoid_focal_loss_and_grad(
-    logits,
-    target,
+    logits: npt.ArrayLike,
+    target: npt.ArrayLike,
     *,
-    alpha=0.25,
-    gamma=2.0,
-    weight=None,
-    sample_weight=None,
-    reduction="mean",
-    n_threads=None,
-    out=None,
-):
+    alpha: float | None = 0.25,
+    gamma: float = 2.0,
+    weight: npt.ArrayLike | None = None,
+    sample_weight: npt.ArrayLike | None = None,
+    reduction: str = "mean",
+    n_threads: int | None = None,
+    out: FloatArray | None = None,
+) -> LossAndGrad:
     return _focal(
         logits,
         target,

@@ -1,17 +1,25 @@
 """Threads, SIMD path and build information."""
 
+from __future__ import annotations
+
 import operator
 import os
 import warnings
+from typing import Any
 
 from . import _kernels
 from ._version import __version__
 
 _SIMD_NAMES = _kernels.SIMD_NAMES  # index = the C enum value
-_n_threads = None  # None: follow OpenMP (OMP_NUM_THREADS, threadpoolctl limits)
+_n_threads: int | None = (
+    None  # None: follow OpenMP (OMP_NUM_THREADS, threadpoolctl limits)
+)
 
 
-def _check_n_threads(n_threads, name="n_threads"):
+MAX_THREADS = 1 << 16
+
+
+def _check_n_threads(n_threads: Any, name: str = "n_threads") -> int:
     if isinstance(n_threads, bool):
         raise TypeError(f"{name} must be None or an int >= 1, got {n_threads!r}")
     try:
@@ -22,10 +30,13 @@ def _check_n_threads(n_threads, name="n_threads"):
         ) from None
     if n < 1:
         raise ValueError(f"{name} must be None or an int >= 1, got {n}")
+    if n > MAX_THREADS:
+        # The kernels take a C int, and no machine runs this many threads usefully.
+        raise ValueError(f"{name} must be <= {MAX_THREADS}, got {n}")
     return n
 
 
-def set_num_threads(n_threads):
+def set_num_threads(n_threads: int | None) -> None:
     """Set the number of threads the kernels use when ``n_threads=None``.
 
     Parameters
@@ -38,7 +49,7 @@ def set_num_threads(n_threads):
     _n_threads = None if n_threads is None else _check_n_threads(n_threads)
 
 
-def get_num_threads():
+def get_num_threads() -> int:
     """The number of threads a call with ``n_threads=None`` uses (1 in a serial
     build)."""
     if not _kernels.have_openmp():
@@ -46,13 +57,13 @@ def get_num_threads():
     return _n_threads if _n_threads is not None else _kernels.max_threads()
 
 
-def _resolve_n_threads(n_threads):
+def _resolve_n_threads(n_threads: int | None) -> int:
     if n_threads is None:
         return get_num_threads()
     return _check_n_threads(n_threads)
 
 
-def set_simd(path):
+def set_simd(path: str | None) -> None:
     """Force the SIMD path of the kernels, or return to the automatic choice.
 
     Parameters
@@ -77,12 +88,12 @@ def set_simd(path):
     _kernels.simd_set(_SIMD_NAMES.index(path))
 
 
-def get_simd():
+def get_simd() -> str:
     """The SIMD path the kernels use now: "baseline" or "avx2"."""
     return _SIMD_NAMES[_kernels.simd_get()]
 
 
-def config():
+def config() -> dict[str, Any]:
     """Build and run-time configuration as a dict (see `show_config`)."""
     return {
         "version": __version__,
@@ -95,7 +106,7 @@ def config():
     }
 
 
-def show_config():
+def show_config() -> None:
     """Print the version, OpenMP status, thread count and SIMD path in use."""
     c = config()
     print(f"fastloss {c['version']}")
@@ -105,7 +116,7 @@ def show_config():
     print(f"  simd available:  {', '.join(c['simd_available'])}")
 
 
-def _init_simd_from_env():
+def _init_simd_from_env() -> None:
     want = os.environ.get("FASTLOSS_SIMD", "").strip().lower()
     if want in ("", "auto"):
         set_simd(None)

@@ -5,12 +5,18 @@ parameters and calls `elementwise_loss`; the kernel kinds are the FL_EW_* values
 src_c/fl_elementwise.h.
 """
 
+from __future__ import annotations
+
 import math
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 
 from . import _kernels
 from ._config import _resolve_n_threads
+from ._typing import FloatArray
 from ._validation import (
     _F16,
     check_out,
@@ -56,7 +62,9 @@ OUT_DOC = """\
         other overlap with an input is an error."""
 
 
-def _sample_weight(sw, shape, dtype):
+def _sample_weight(
+    sw: npt.ArrayLike | None, shape: tuple[int, ...], dtype: np.dtype[Any]
+) -> tuple[FloatArray | None, int]:
     """(flat sample weights, elements per weight) or (None, 1)."""
     if sw is None:
         return None, 1
@@ -67,13 +75,19 @@ def _sample_weight(sw, shape, dtype):
             "sample_weight must have the shape of the input's leading axes "
             f"(e.g. {shape[:1]}), got {arr.shape}"
         )
+    with np.errstate(over="ignore"):  # 1e39 becomes inf in float32: refused below
+        arr = np.asarray(arr, dtype=dtype, order="C")
     if not np.isfinite(arr).all():
-        raise ValueError("sample_weight must be finite (it holds NaN or inf)")
+        raise ValueError(
+            f"sample_weight must be finite in {dtype} (it holds NaN or inf)"
+        )
     t = math.prod(shape[k:])
-    return np.asarray(arr, dtype=dtype, order="C").reshape(-1), t
+    return arr.reshape(-1), t
 
 
-def _elem_weight(w, shape, dtype):
+def _elem_weight(
+    w: npt.ArrayLike | None, shape: tuple[int, ...], dtype: np.dtype[Any]
+) -> FloatArray | None:
     if w is None:
         return None
     arr, _ = float_input(w, "weight")
@@ -88,21 +102,25 @@ def _elem_weight(w, shape, dtype):
     return np.asarray(arr, dtype=dtype, order="C").reshape(-1)
 
 
-def _pos_weight(pw, shape, dtype):
+def _pos_weight(
+    pw: npt.ArrayLike | None, shape: tuple[int, ...], dtype: np.dtype[Any]
+) -> FloatArray | None:
     if pw is None:
         return None
     arr, _ = float_input(pw, "pos_weight")
     c = shape[-1] if shape else 1
-    if arr.ndim == 0 or arr.shape == (1,):
-        arr = np.full(c, arr.reshape(()), dtype=dtype)
-    if arr.shape != (c,):
-        raise ValueError(
-            f"pos_weight must have shape ({c},) (the input's last axis), got "
-            f"{arr.shape}"
-        )
+    with np.errstate(over="ignore"):  # 1e39 becomes inf in float32: refused below
+        if arr.ndim == 0 or arr.shape == (1,):
+            arr = np.full(c, arr.reshape(()), dtype=dtype)
+        if arr.shape != (c,):
+            raise ValueError(
+                f"pos_weight must have shape ({c},) (the input's last axis), got "
+                f"{arr.shape}"
+            )
+        arr = np.asarray(arr, dtype=dtype, order="C")
     if not np.isfinite(arr).all():
-        raise ValueError("pos_weight must be finite (it holds NaN or inf)")
-    return np.asarray(arr, dtype=dtype, order="C")
+        raise ValueError(f"pos_weight must be finite in {dtype} (it holds NaN or inf)")
+    return arr
 
 
 def elementwise_loss(
@@ -151,9 +169,22 @@ def elementwise_loss(
             ],
             allow_alias=input,
         )
+        # a broadcast weight reaches the kernel as a copy, unchecked there
+        for arg_name, original, used in (
+            ("weight", weight, w),
+            ("pos_weight", pos_weight, pw),
+        ):
+            if (
+                isinstance(original, np.ndarray)
+                and original.size
+                and not np.may_share_memory(original, used)
+                and np.may_share_memory(original, out)
+            ):
+                raise ValueError(f"out overlaps {arg_name}; pass a separate buffer")
 
     n = x.size
-    denom = float(n) if sw is None else float(np.sum(sw, dtype=np.float64)) * t
+    with np.errstate(over="ignore"):  # sample weights of 1e308 may sum to inf
+        denom = float(n) if sw is None else float(np.sum(sw, dtype=np.float64)) * t
     scale = (1.0 / denom if denom != 0 else 0.0) if reduction == "mean" else 1.0
 
     grad = grad_buffer(x, input, out, res_dtype, shape) if want_grad else None
@@ -188,7 +219,12 @@ def elementwise_loss(
     return loss, finish_grad(grad, out, res_dtype)
 
 
-def document(fn, summary, params_doc, notes, example, grad=False):
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def document(
+    fn: _F, summary: str, params_doc: str, notes: str, example: str, grad: bool = False
+) -> _F:
     """Assemble a numpydoc docstring from the shared pieces."""
     returns = (
         """

@@ -1,18 +1,26 @@
-"""Type stubs for the compiled bindings (fastloss/_kernels.pyx)."""
+"""Type stubs for the compiled bindings (fastloss/_kernels.pyx).
+
+Every array argument is a 1-D C-contiguous buffer (the Python layer flattens and
+converts); the float ones are all float32 or all float64 within one call.
+"""
+
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+_Floats = npt.NDArray[np.floating[Any]]
+
 SIMD_NAMES: tuple[str, str]
 
 def softmax_cross_entropy(
-    logits: npt.NDArray[np.floating],
+    logits: _Floats,
     target: npt.NDArray[np.int64] | None,
-    prob: npt.NDArray[np.floating] | None,
-    weight: npt.NDArray[np.floating] | None,
-    sample_weight: npt.NDArray[np.floating] | None,
-    grad: npt.NDArray[np.floating] | None,
-    loss_rows: npt.NDArray[np.floating] | None,
+    prob: _Floats | None,
+    weight: _Floats | None,
+    sample_weight: _Floats | None,
+    grad: _Floats | None,
+    loss_rows: _Floats | None,
     n: int,
     c: int,
     ignore_index: int,
@@ -23,13 +31,13 @@ def softmax_cross_entropy(
 ) -> float: ...
 def elementwise(
     kind: int,
-    x: npt.NDArray[np.floating],
-    y: npt.NDArray[np.floating],
-    weight: npt.NDArray[np.floating] | None,
-    sample_weight: npt.NDArray[np.floating] | None,
-    pos_weight: npt.NDArray[np.floating] | None,
-    grad: npt.NDArray[np.floating] | None,
-    loss_elems: npt.NDArray[np.floating] | None,
+    x: _Floats,
+    y: _Floats,
+    weight: _Floats | None,
+    sample_weight: _Floats | None,
+    pos_weight: _Floats | None,
+    grad: _Floats | None,
+    loss_elems: _Floats | None,
     c: int,
     t: int,
     p0: float,
@@ -47,16 +55,16 @@ RW_TRIPLET: int
 
 def rowwise(
     kind: int,
-    x: npt.NDArray[np.floating],
-    x2: npt.NDArray[np.floating] | None,
-    x3: npt.NDArray[np.floating] | None,
+    x: _Floats,
+    x2: _Floats | None,
+    x3: _Floats | None,
     target: npt.NDArray[np.int64] | None,
-    class_weight: npt.NDArray[np.floating] | None,
-    sample_weight: npt.NDArray[np.floating] | None,
-    grad: npt.NDArray[np.floating] | None,
-    grad2: npt.NDArray[np.floating] | None,
-    grad3: npt.NDArray[np.floating] | None,
-    loss_rows: npt.NDArray[np.floating] | None,
+    class_weight: _Floats | None,
+    sample_weight: _Floats | None,
+    grad: _Floats | None,
+    grad2: _Floats | None,
+    grad3: _Floats | None,
+    loss_rows: _Floats | None,
     n: int,
     c: int,
     ignore_index: int,
@@ -67,12 +75,32 @@ def rowwise(
     mean: bool,
     n_threads: int,
 ) -> float: ...
-def vexp(
-    x: npt.NDArray[np.floating], out: npt.NDArray[np.floating]
-) -> npt.NDArray[np.floating]: ...
+def vexp(x: _Floats, out: _Floats) -> _Floats: ...
 def simd_supported(path: int) -> bool: ...
 def simd_get() -> int: ...
 def simd_set(path: int) -> None: ...
 def simd_best() -> int: ...
 def have_openmp() -> bool: ...
 def max_threads() -> int: ...
+def adam_step(
+    p: _Floats,
+    g: _Floats,
+    m: _Floats,
+    v: _Floats,
+    decay: float,
+    b1: float,
+    b2: float,
+    sqrt_bc2: float,
+    eps: float,
+    step: float,
+    n_threads: int,
+) -> None: ...
+def sgd_step(
+    p: _Floats,
+    g: _Floats,
+    buf: _Floats | None,
+    lr: float,
+    momentum: float,
+    nesterov: bool,
+    n_threads: int,
+) -> None: ...

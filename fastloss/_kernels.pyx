@@ -3,10 +3,14 @@
 
 Nothing here validates semantics (fastloss/_validation.py does); the memoryview
 conversions are a last guard on dtype and contiguity, so a wrong buffer raises
-instead of being read out of bounds.
+instead of being read out of bounds (lengths are checked by `rowwise` only: the
+other kernels trust n and c). A buffer not aligned to its itemsize, which NumPy
+allows and C does not, is passed through an aligned copy (`_realigned`).
 """
 
 from libc.stdint cimport int64_t
+
+import numpy as np
 
 cdef extern from "fl_softmax_ce.h" nogil:
     ctypedef struct fl_sce_args:
@@ -124,6 +128,46 @@ cdef inline bint _overlap(const void *a, Py_ssize_t na, const void *b, Py_ssize_
     return a != NULL and b != NULL and pa < pb + nb and pb < pa + na
 
 
+cdef inline bint _misaligned(size_t ored, size_t align) noexcept nogil:
+    """Any of the pointers OR-ed into `ored` is not a multiple of `align` (a power
+    of 2; NULL counts as aligned)."""
+    return (ored & (align - 1)) != 0
+
+
+def _realigned(fn, args, int first, int n_in, int n_out):
+    """Calls the binding `fn` with aligned copies of its misaligned buffers and copies
+    the outputs back: NumPy allows arrays whose data is not aligned to their itemsize
+    (a view into a byte buffer at an odd offset), C does not (undefined behaviour;
+    a fault wherever the compiler used an aligned vector access). args[first:]
+    holds n_in input buffers, then n_out output buffers. The caller has checked the
+    overlaps on the caller's buffers: an output shares no memory with the inputs or
+    is exactly one of them (in place), and then shares that input's copy. Nothing
+    is copied back when `fn` raises, so the caller's outputs stay untouched."""
+    args = list(args)
+    ins = args[first:first + n_in]
+    addr = [None if v is None else v.__array_interface__["data"][0] for v in ins]
+    for k in range(n_in):
+        if ins[k] is not None and not ins[k].flags.aligned:
+            args[first + k] = ins[k].copy()
+    staged = []
+    for j in range(first + n_in, first + n_in + n_out):
+        o = args[j]
+        if o is None:
+            continue
+        p = o.__array_interface__["data"][0]
+        k = next((k for k in range(n_in) if addr[k] == p and o.size), None)
+        if k is not None and args[first + k] is not ins[k]:
+            args[j] = args[first + k]  # in place over a misaligned input's copy
+        elif k is None and not o.flags.aligned:
+            args[j] = np.empty_like(o)
+        if args[j] is not o:
+            staged.append((o, args[j]))
+    result = fn(*args)
+    for o, tmp in staged:
+        o[...] = tmp
+    return result
+
+
 cdef _check_grad_alias(fl_sce_args *a, Py_ssize_t item):
     """The gradient buffer may be the logits exactly, and touch no other input."""
     cdef Py_ssize_t nc = a.n * a.c * item
@@ -187,6 +231,12 @@ def softmax_cross_entropy(
     if a.target == NULL and a.prob == NULL:
         raise ValueError("softmax_cross_entropy kernel: no target")
     _check_grad_alias(&a, 4 if f32 else 8)
+    if _misaligned(<size_t>a.logits | <size_t>a.prob | <size_t>a.weight
+                   | <size_t>a.sample_weight | <size_t>a.grad | <size_t>a.loss_rows,
+                   4 if f32 else 8) or _misaligned(<size_t>a.target, 8):
+        return _realigned(softmax_cross_entropy, (
+            logits, target, prob, weight, sample_weight, grad, loss_rows, n, c,
+            ignore_index, label_smoothing, z_loss, mean, n_threads), 0, 5, 2)
     with nogil:
         if f32:
             status = fl_sce_f32(&a, n_threads)
@@ -263,6 +313,12 @@ def elementwise(
                 or _overlap(a.grad, nb, a.pos_weight, c * item)
                 or _overlap(a.grad, nb, a.loss_elems, nb)):
             raise ValueError("out overlaps an input (target or a weight)")
+    if _misaligned(<size_t>a.input | <size_t>a.target | <size_t>a.weight
+                   | <size_t>a.sample_weight | <size_t>a.pos_weight | <size_t>a.grad
+                   | <size_t>a.loss_elems, item):
+        return _realigned(elementwise, (
+            kind, x, y, weight, sample_weight, pos_weight, grad, loss_elems, c, t,
+            p0, p1, p2, p3, grad_scale, n_threads), 1, 5, 2)
     with nogil:
         if f32:
             status = fl_ew_f32(&a, n_threads)
@@ -414,6 +470,13 @@ def rowwise(
             (a.grad == NULL) == (a.grad2 == NULL) == (a.grad3 == NULL)):
         raise ValueError("rowwise kernel: triplet needs all three gradients or none")
     _check_rw_alias(&a, 4 if f32 else 8)
+    if _misaligned(<size_t>a.x | <size_t>a.x2 | <size_t>a.x3 | <size_t>a.class_weight
+                   | <size_t>a.sample_weight | <size_t>a.grad | <size_t>a.grad2
+                   | <size_t>a.grad3 | <size_t>a.loss_rows,
+                   4 if f32 else 8) or _misaligned(<size_t>a.target, 8):
+        return _realigned(rowwise, (
+            kind, x, x2, x3, target, class_weight, sample_weight, grad, grad2, grad3,
+            loss_rows, n, c, ignore_index, p0, p1, p2, p3, mean, n_threads), 1, 6, 4)
     with nogil:
         if f32:
             status = fl_rw_f32(&a, n_threads)
@@ -478,3 +541,128 @@ def have_openmp():
 
 def max_threads():
     return fl_max_threads()
+
+
+# ---- fused optimizer steps (src_c/fl_optim.c) ------------------------------------
+
+cdef extern from "fl_optim.h" nogil:
+    ctypedef struct fl_adam_coef:
+        double decay
+        double b1
+        double b2
+        double sqrt_bc2
+        double eps
+        double step
+    void fl_adam_f32(float *p, const float *g, float *m, float *v, int64_t n,
+                     const fl_adam_coef *c, int n_threads)
+    void fl_adam_f64(double *p, const double *g, double *m, double *v, int64_t n,
+                     const fl_adam_coef *c, int n_threads)
+    void fl_sgd_f32(float *p, const float *g, float *buf, int64_t n, double lr,
+                    double momentum, int nesterov, int n_threads)
+    void fl_sgd_f64(double *p, const double *g, double *buf, int64_t n, double lr,
+                    double momentum, int nesterov, int n_threads)
+
+
+cdef int _check_disjoint(
+    str name, const char **ptrs, int k, Py_ssize_t nbytes
+) except -1:
+    """ValueError when two of the k buffers of nbytes bytes share a byte (the kernels
+    read and write them in one pass, so overlap would change the result)."""
+    cdef int i, j
+    for i in range(k):
+        for j in range(i):
+            if ptrs[i] < ptrs[j] + nbytes and ptrs[j] < ptrs[i] + nbytes:
+                raise ValueError(f"{name}: the arrays overlap in memory")
+    return 0
+
+
+def _optim_dtype(str name, arrays):
+    """The common dtype (float32 or float64) of 1-D ndarrays of one length, or a
+    TypeError / ValueError. Contiguity and writability are checked again by the
+    memoryviews."""
+    for a in arrays:
+        if not isinstance(a, np.ndarray):
+            raise TypeError(f"{name}: expected numpy arrays, got {type(a).__name__}")
+    dtype = arrays[0].dtype
+    if dtype != np.float32 and dtype != np.float64:
+        raise TypeError(f"{name}: expected float32 or float64 arrays, got {dtype}")
+    n = arrays[0].shape[0] if arrays[0].ndim == 1 else -1
+    for a in arrays:
+        if a.dtype != dtype:
+            raise TypeError(f"{name}: mixed dtypes {dtype} and {a.dtype}")
+        if a.ndim != 1:
+            raise ValueError(f"{name}: expected 1-D arrays, got {a.ndim}-D")
+        if a.shape[0] != n:
+            raise ValueError(f"{name}: lengths differ ({n} and {a.shape[0]})")
+        if not a.flags.c_contiguous:
+            raise ValueError(f"{name}: arrays must be contiguous")
+    return dtype
+
+
+def adam_step(p, g, m, v, double decay, double b1, double b2, double sqrt_bc2,
+              double eps, double step, int n_threads):
+    """One fused Adam(W) step in place on p, m, v (1-D, one dtype); see fl_optim.h."""
+    cdef fl_adam_coef c
+    cdef float[::1] p32, m32, v32
+    cdef const float[::1] g32
+    cdef double[::1] p64, m64, v64
+    cdef const double[::1] g64
+    cdef const char *ptrs[4]
+    cdef int64_t n
+    dtype = _optim_dtype("adam_step", (p, g, m, v))
+    n = p.shape[0]
+    if n == 0:
+        return
+    c.decay, c.b1, c.b2 = decay, b1, b2
+    c.sqrt_bc2, c.eps, c.step = sqrt_bc2, eps, step
+    if dtype == np.float32:
+        p32, g32, m32, v32 = p, g, m, v
+        ptrs[0], ptrs[1] = <const char *>&p32[0], <const char *>&g32[0]
+        ptrs[2], ptrs[3] = <const char *>&m32[0], <const char *>&v32[0]
+        _check_disjoint("adam_step", ptrs, 4, n * 4)
+        with nogil:
+            fl_adam_f32(&p32[0], &g32[0], &m32[0], &v32[0], n, &c, n_threads)
+    else:
+        p64, g64, m64, v64 = p, g, m, v
+        ptrs[0], ptrs[1] = <const char *>&p64[0], <const char *>&g64[0]
+        ptrs[2], ptrs[3] = <const char *>&m64[0], <const char *>&v64[0]
+        _check_disjoint("adam_step", ptrs, 4, n * 8)
+        with nogil:
+            fl_adam_f64(&p64[0], &g64[0], &m64[0], &v64[0], n, &c, n_threads)
+
+
+def sgd_step(p, g, buf, double lr, double momentum, bint nesterov, int n_threads):
+    """One fused SGD step in place on p (and the momentum buffer `buf`, or None for
+    plain SGD); see fl_optim.h."""
+    cdef float[::1] p32, b32
+    cdef const float[::1] g32
+    cdef double[::1] p64, b64
+    cdef const double[::1] g64
+    cdef float *bp32 = NULL
+    cdef double *bp64 = NULL
+    cdef const char *ptrs[3]
+    cdef int64_t n
+    dtype = _optim_dtype("sgd_step", (p, g) if buf is None else (p, g, buf))
+    n = p.shape[0]
+    if n == 0:
+        return
+    if dtype == np.float32:
+        p32, g32 = p, g
+        if buf is not None:
+            b32 = buf
+            bp32 = &b32[0]
+        ptrs[0], ptrs[1] = <const char *>&p32[0], <const char *>&g32[0]
+        ptrs[2] = <const char *>bp32
+        _check_disjoint("sgd_step", ptrs, 2 if bp32 == NULL else 3, n * 4)
+        with nogil:
+            fl_sgd_f32(&p32[0], &g32[0], bp32, n, lr, momentum, nesterov, n_threads)
+    else:
+        p64, g64 = p, g
+        if buf is not None:
+            b64 = buf
+            bp64 = &b64[0]
+        ptrs[0], ptrs[1] = <const char *>&p64[0], <const char *>&g64[0]
+        ptrs[2] = <const char *>bp64
+        _check_disjoint("sgd_step", ptrs, 2 if bp64 == NULL else 3, n * 8)
+        with nogil:
+            fl_sgd_f64(&p64[0], &g64[0], bp64, n, lr, momentum, nesterov, n_threads)

@@ -1,6 +1,10 @@
 """Regression losses: mse, l1, huber, smooth_l1 and log_cosh, each with its fused
 ``*_and_grad`` twin (one kernel call for the loss and d loss / d pred)."""
 
+from __future__ import annotations
+
+import numpy.typing as npt
+
 from ._elementwise import (
     HUBER,
     L1,
@@ -10,6 +14,7 @@ from ._elementwise import (
     document,
     elementwise_loss,
 )
+from ._typing import FloatArray, LossAndGrad, LossValue
 from ._validation import real_scalar
 
 __all__ = [
@@ -97,23 +102,29 @@ _NO_PARAMS = (0.0, 0.0, 0.0, 0.0)
 
 
 def mse_loss(
-    pred, target, *, weight=None, sample_weight=None, reduction="mean", n_threads=None
-):
+    pred: npt.ArrayLike,
+    target: npt.ArrayLike,
+    *,
+    weight: npt.ArrayLike | None = None,
+    sample_weight: npt.ArrayLike | None = None,
+    reduction: str = "mean",
+    n_threads: int | None = None,
+) -> LossValue:
     return _loss(
         MSE, pred, target, _NO_PARAMS, weight, sample_weight, reduction, n_threads
     )
 
 
 def mse_loss_and_grad(
-    pred,
-    target,
+    pred: npt.ArrayLike,
+    target: npt.ArrayLike,
     *,
-    weight=None,
-    sample_weight=None,
-    reduction="mean",
-    n_threads=None,
-    out=None,
-):
+    weight: npt.ArrayLike | None = None,
+    sample_weight: npt.ArrayLike | None = None,
+    reduction: str = "mean",
+    n_threads: int | None = None,
+    out: FloatArray | None = None,
+) -> LossAndGrad:
     return _loss_and_grad(
         MSE, pred, target, _NO_PARAMS, weight, sample_weight, reduction, n_threads, out
     )
@@ -153,23 +164,29 @@ document(
 
 
 def l1_loss(
-    pred, target, *, weight=None, sample_weight=None, reduction="mean", n_threads=None
-):
+    pred: npt.ArrayLike,
+    target: npt.ArrayLike,
+    *,
+    weight: npt.ArrayLike | None = None,
+    sample_weight: npt.ArrayLike | None = None,
+    reduction: str = "mean",
+    n_threads: int | None = None,
+) -> LossValue:
     return _loss(
         L1, pred, target, _NO_PARAMS, weight, sample_weight, reduction, n_threads
     )
 
 
 def l1_loss_and_grad(
-    pred,
-    target,
+    pred: npt.ArrayLike,
+    target: npt.ArrayLike,
     *,
-    weight=None,
-    sample_weight=None,
-    reduction="mean",
-    n_threads=None,
-    out=None,
-):
+    weight: npt.ArrayLike | None = None,
+    sample_weight: npt.ArrayLike | None = None,
+    reduction: str = "mean",
+    n_threads: int | None = None,
+    out: FloatArray | None = None,
+) -> LossAndGrad:
     return _loss_and_grad(
         L1, pred, target, _NO_PARAMS, weight, sample_weight, reduction, n_threads, out
     )
@@ -210,31 +227,31 @@ document(
 
 
 def huber_loss(
-    pred,
-    target,
+    pred: npt.ArrayLike,
+    target: npt.ArrayLike,
     *,
-    delta=1.0,
-    weight=None,
-    sample_weight=None,
-    reduction="mean",
-    n_threads=None,
-):
+    delta: float = 1.0,
+    weight: npt.ArrayLike | None = None,
+    sample_weight: npt.ArrayLike | None = None,
+    reduction: str = "mean",
+    n_threads: int | None = None,
+) -> LossValue:
     return _loss(
         HUBER, pred, target, _delta(delta), weight, sample_weight, reduction, n_threads
     )
 
 
 def huber_loss_and_grad(
-    pred,
-    target,
+    pred: npt.ArrayLike,
+    target: npt.ArrayLike,
     *,
-    delta=1.0,
-    weight=None,
-    sample_weight=None,
-    reduction="mean",
-    n_threads=None,
-    out=None,
-):
+    delta: float = 1.0,
+    weight: npt.ArrayLike | None = None,
+    sample_weight: npt.ArrayLike | None = None,
+    reduction: str = "mean",
+    n_threads: int | None = None,
+    out: FloatArray | None = None,
+) -> LossAndGrad:
     return _loss_and_grad(
         HUBER,
         pred,
@@ -295,15 +312,15 @@ document(
 
 
 def smooth_l1_loss(
-    pred,
-    target,
+    pred: npt.ArrayLike,
+    target: npt.ArrayLike,
     *,
-    beta=1.0,
-    weight=None,
-    sample_weight=None,
-    reduction="mean",
-    n_threads=None,
-):
+    beta: float = 1.0,
+    weight: npt.ArrayLike | None = None,
+    sample_weight: npt.ArrayLike | None = None,
+    reduction: str = "mean",
+    n_threads: int | None = None,
+) -> LossValue:
     return _loss(
         SMOOTH_L1,
         pred,
@@ -317,16 +334,16 @@ def smooth_l1_loss(
 
 
 def smooth_l1_loss_and_grad(
-    pred,
-    target,
+    pred: npt.ArrayLike,
+    target: npt.ArrayLike,
     *,
-    beta=1.0,
-    weight=None,
-    sample_weight=None,
-    reduction="mean",
-    n_threads=None,
-    out=None,
-):
+    beta: float = 1.0,
+    weight: npt.ArrayLike | None = None,
+    sample_weight: npt.ArrayLike | None = None,
+    reduction: str = "mean",
+    n_threads: int | None = None,
+    out: FloatArray | None = None,
+) -> LossAndGrad:
     return _loss_and_grad(
         SMOOTH_L1,
         pred,
@@ -386,23 +403,29 @@ document(
 
 
 def log_cosh_loss(
-    pred, target, *, weight=None, sample_weight=None, reduction="mean", n_threads=None
-):
+    pred: npt.ArrayLike,
+    target: npt.ArrayLike,
+    *,
+    weight: npt.ArrayLike | None = None,
+    sample_weight: npt.ArrayLike | None = None,
+    reduction: str = "mean",
+    n_threads: int | None = None,
+) -> LossValue:
     return _loss(
         LOG_COSH, pred, target, _NO_PARAMS, weight, sample_weight, reduction, n_threads
     )
 
 
 def log_cosh_loss_and_grad(
-    pred,
-    target,
+    pred: npt.ArrayLike,
+    target: npt.ArrayLike,
     *,
-    weight=None,
-    sample_weight=None,
-    reduction="mean",
-    n_threads=None,
-    out=None,
-):
+    weight: npt.ArrayLike | None = None,
+    sample_weight: npt.ArrayLike | None = None,
+    reduction: str = "mean",
+    n_threads: int | None = None,
+    out: FloatArray | None = None,
+) -> LossAndGrad:
     return _loss_and_grad(
         LOG_COSH,
         pred,

@@ -6,13 +6,18 @@ Each loss takes rows on the **last** axis and runs one fused C kernel
 pass; `perplexity` reuses the softmax cross-entropy kernel.
 """
 
+from __future__ import annotations
+
 import math
+from collections.abc import Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 from . import _kernels
 from ._config import _resolve_n_threads
 from ._softmax_ce import _softmax_cross_entropy, softmax_cross_entropy
+from ._typing import FloatArray, LossAndGrad, LossValue
 from ._validation import (
     _F16,
     _F32,
@@ -225,16 +230,16 @@ def _focal(
 
 
 def softmax_focal_loss(
-    logits,
-    target,
+    logits: npt.ArrayLike,
+    target: npt.ArrayLike,
     *,
-    gamma=2.0,
-    alpha=None,
-    ignore_index=-100,
-    sample_weight=None,
-    reduction="mean",
-    n_threads=None,
-):
+    gamma: float = 2.0,
+    alpha: npt.ArrayLike | None = None,
+    ignore_index: int = -100,
+    sample_weight: npt.ArrayLike | None = None,
+    reduction: str = "mean",
+    n_threads: int | None = None,
+) -> LossValue:
     return _focal(
         logits,
         target,
@@ -250,17 +255,17 @@ def softmax_focal_loss(
 
 
 def softmax_focal_loss_and_grad(
-    logits,
-    target,
+    logits: npt.ArrayLike,
+    target: npt.ArrayLike,
     *,
-    gamma=2.0,
-    alpha=None,
-    ignore_index=-100,
-    sample_weight=None,
-    reduction="mean",
-    n_threads=None,
-    out=None,
-):
+    gamma: float = 2.0,
+    alpha: npt.ArrayLike | None = None,
+    ignore_index: int = -100,
+    sample_weight: npt.ArrayLike | None = None,
+    reduction: str = "mean",
+    n_threads: int | None = None,
+    out: FloatArray | None = None,
+) -> LossAndGrad:
     return _focal(
         logits,
         target,
@@ -483,15 +488,15 @@ def _kl(
 
 
 def kl_div_with_logits(
-    student_logits,
-    teacher_logits,
+    student_logits: npt.ArrayLike,
+    teacher_logits: npt.ArrayLike,
     *,
-    temperature=1.0,
-    teacher_probs=False,
-    sample_weight=None,
-    reduction="mean",
-    n_threads=None,
-):
+    temperature: float = 1.0,
+    teacher_probs: bool = False,
+    sample_weight: npt.ArrayLike | None = None,
+    reduction: str = "mean",
+    n_threads: int | None = None,
+) -> LossValue:
     return _kl(
         student_logits,
         teacher_logits,
@@ -506,16 +511,16 @@ def kl_div_with_logits(
 
 
 def kl_div_with_logits_and_grad(
-    student_logits,
-    teacher_logits,
+    student_logits: npt.ArrayLike,
+    teacher_logits: npt.ArrayLike,
     *,
-    temperature=1.0,
-    teacher_probs=False,
-    sample_weight=None,
-    reduction="mean",
-    n_threads=None,
-    out=None,
-):
+    temperature: float = 1.0,
+    teacher_probs: bool = False,
+    sample_weight: npt.ArrayLike | None = None,
+    reduction: str = "mean",
+    n_threads: int | None = None,
+    out: FloatArray | None = None,
+) -> LossAndGrad:
     return _kl(
         student_logits,
         teacher_logits,
@@ -667,7 +672,13 @@ kl_div_with_logits_and_grad.__doc__ = f"""KL divergence with logits and its grad
 # --------------------------------------------------------------------------------
 
 
-def perplexity(logits, target, *, ignore_index=-100, n_threads=None):
+def perplexity(
+    logits: npt.ArrayLike,
+    target: npt.ArrayLike,
+    *,
+    ignore_index: int = -100,
+    n_threads: int | None = None,
+) -> float:
     """Perplexity: the exponential of the mean token cross-entropy.
 
     Parameters
@@ -837,18 +848,18 @@ def _triplet(
 
 
 def triplet_margin_loss(
-    anchor,
-    positive,
-    negative,
+    anchor: npt.ArrayLike,
+    positive: npt.ArrayLike,
+    negative: npt.ArrayLike,
     *,
-    margin=1.0,
-    p=2,
-    eps=1e-6,
-    swap=False,
-    sample_weight=None,
-    reduction="mean",
-    n_threads=None,
-):
+    margin: float = 1.0,
+    p: float = 2,
+    eps: float = 1e-6,
+    swap: bool = False,
+    sample_weight: npt.ArrayLike | None = None,
+    reduction: str = "mean",
+    n_threads: int | None = None,
+) -> LossValue:
     return _triplet(
         anchor,
         positive,
@@ -866,19 +877,19 @@ def triplet_margin_loss(
 
 
 def triplet_margin_loss_and_grad(
-    anchor,
-    positive,
-    negative,
+    anchor: npt.ArrayLike,
+    positive: npt.ArrayLike,
+    negative: npt.ArrayLike,
     *,
-    margin=1.0,
-    p=2,
-    eps=1e-6,
-    swap=False,
-    sample_weight=None,
-    reduction="mean",
-    n_threads=None,
-    out=None,
-):
+    margin: float = 1.0,
+    p: float = 2,
+    eps: float = 1e-6,
+    swap: bool = False,
+    sample_weight: npt.ArrayLike | None = None,
+    reduction: str = "mean",
+    n_threads: int | None = None,
+    out: Sequence[FloatArray] | None = None,
+) -> tuple[LossValue, tuple[FloatArray, FloatArray, FloatArray]]:
     return _triplet(
         anchor,
         positive,

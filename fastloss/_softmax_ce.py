@@ -1,9 +1,13 @@
 """Validated functional API over the fused C kernels."""
 
+from __future__ import annotations
+
 import numpy as np
+import numpy.typing as npt
 
 from . import _kernels
 from ._config import _resolve_n_threads
+from ._typing import FloatArray, LossAndGrad, LossValue
 from ._validation import (
     _F16,
     check_out,
@@ -203,17 +207,17 @@ def _softmax_cross_entropy(
 
 
 def softmax_cross_entropy(
-    logits,
-    target,
+    logits: npt.ArrayLike,
+    target: npt.ArrayLike,
     *,
-    weight=None,
-    ignore_index=-100,
-    label_smoothing=0.0,
-    z_loss=0.0,
-    sample_weight=None,
-    reduction="mean",
-    n_threads=None,
-):
+    weight: npt.ArrayLike | None = None,
+    ignore_index: int = -100,
+    label_smoothing: float = 0.0,
+    z_loss: float = 0.0,
+    sample_weight: npt.ArrayLike | None = None,
+    reduction: str = "mean",
+    n_threads: int | None = None,
+) -> LossValue:
     return _softmax_cross_entropy(
         logits,
         target,
@@ -230,18 +234,18 @@ def softmax_cross_entropy(
 
 
 def softmax_cross_entropy_and_grad(
-    logits,
-    target,
+    logits: npt.ArrayLike,
+    target: npt.ArrayLike,
     *,
-    weight=None,
-    ignore_index=-100,
-    label_smoothing=0.0,
-    z_loss=0.0,
-    sample_weight=None,
-    reduction="mean",
-    n_threads=None,
-    out=None,
-):
+    weight: npt.ArrayLike | None = None,
+    ignore_index: int = -100,
+    label_smoothing: float = 0.0,
+    z_loss: float = 0.0,
+    sample_weight: npt.ArrayLike | None = None,
+    reduction: str = "mean",
+    n_threads: int | None = None,
+    out: FloatArray | None = None,
+) -> LossAndGrad:
     return _softmax_cross_entropy(
         logits,
         target,

@@ -5,10 +5,17 @@ dtype); nothing is written until every check has passed; each error names the
 argument and what was wrong.
 """
 
+from __future__ import annotations
+
 import math
 import operator
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
+
+from ._typing import FloatArray
 
 _F32 = np.dtype(np.float32)
 _F64 = np.dtype(np.float64)
@@ -17,14 +24,14 @@ _I64 = np.dtype(np.int64)
 REDUCTIONS = ("none", "mean", "sum")
 
 
-def check_reduction(reduction):
+def check_reduction(reduction: object) -> None:
     if not isinstance(reduction, str) or reduction not in REDUCTIONS:
         raise ValueError(
             f"reduction must be one of 'none', 'mean', 'sum', got {reduction!r}"
         )
 
 
-def float_input(x, name):
+def float_input(x: Any, name: str) -> tuple[FloatArray, np.dtype[Any]]:
     """Returns (array in C order of float32/float64, the dtype results take).
 
     float32/float64 are kept, float16 is computed in float32 (results cast back to
@@ -44,25 +51,28 @@ def float_input(x, name):
         raise TypeError(f"{name} must be a numeric array: {exc}") from None
     kind = arr.dtype.kind
     if kind == "f":
-        if arr.dtype == _F16:
+        if arr.dtype.itemsize == 2:  # float16 (of either byte order)
             return np.asarray(arr, dtype=_F32, order="C"), _F16
-        if arr.dtype.itemsize > 8:  # long double: computed in float64
-            return np.asarray(arr, dtype=_F64, order="C"), _F64
-        return np.asarray(arr, order="C"), arr.dtype
+        # float32/float64 of either byte order in native order; long double float64
+        dtype = _F32 if arr.dtype.itemsize == 4 else _F64
+        return np.asarray(arr, dtype=dtype, order="C"), dtype
     if kind in "iub":
         return np.asarray(arr, dtype=_F64, order="C"), _F64
     if kind == "O":
-        if any(v is None for v in arr.flat):  # NumPy would turn None into NaN
-            raise TypeError(f"{name} must be numeric; it holds None")
+        for v in arr.flat:  # NumPy would turn None into NaN and parse strings
+            if v is None or isinstance(v, (str, bytes)):
+                raise TypeError(f"{name} must be numeric; it holds {v!r}")
         try:
             arr = np.asarray(arr, dtype=_F64)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:  # 10**400 overflows
             raise TypeError(f"{name} must be a numeric array: {exc}") from None
         return np.asarray(arr, order="C"), _F64
     raise TypeError(f"{name} must be a real numeric array, got dtype {arr.dtype}")
 
 
-def real_scalar(value, name, low=None, high=None):
+def real_scalar(
+    value: Any, name: str, low: float | None = None, high: float | None = None
+) -> float:
     """A finite Python float in [low, high]."""
     if (
         (type(value) is float or type(value) is int)  # fast path for the defaults
@@ -88,30 +98,40 @@ def real_scalar(value, name, low=None, high=None):
     return v
 
 
-def int_scalar(value, name):
-    if type(value) is int:
+def int_scalar(value: Any, name: str) -> int:
+    """An int that fits in int64 (the kernels' index type)."""
+    if type(value) is int and -(2**63) <= value < 2**63:
         return value
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be an int, got {value!r}")
     try:
-        return operator.index(value)
+        v = operator.index(value)
     except TypeError:
         raise TypeError(f"{name} must be an int, got {value!r}") from None
+    if not -(2**63) <= v < 2**63:
+        raise ValueError(f"{name} must fit in a 64-bit integer, got {v}")
+    return v
 
 
-def weight_array(w, name, shape, dtype):
+def weight_array(
+    w: npt.ArrayLike | None, name: str, shape: tuple[int, ...], dtype: np.dtype[Any]
+) -> FloatArray | None:
     """None, or a finite array of exactly `shape`, as C-ordered `dtype`."""
     if w is None:
         return None
     arr, _ = float_input(w, name)
     if arr.shape != shape:
         raise ValueError(f"{name} must have shape {shape}, got {arr.shape}")
+    with np.errstate(over="ignore"):  # 1e39 becomes inf in float32: refused below
+        arr = np.asarray(arr, dtype=dtype, order="C")
     if not np.isfinite(arr).all():
-        raise ValueError(f"{name} must be finite (it holds NaN or inf)")
-    return np.asarray(arr, dtype=dtype, order="C")
+        raise ValueError(f"{name} must be finite in {dtype} (it holds NaN or inf)")
+    return arr
 
 
-def class_index_target(t, name, lead_shape):
+def class_index_target(
+    t: npt.NDArray[Any], name: str, lead_shape: tuple[int, ...]
+) -> npt.NDArray[np.int64]:
     """Integer targets of shape `lead_shape` as a flat int64 array."""
     if t.shape != lead_shape:
         raise ValueError(
@@ -128,13 +148,19 @@ def class_index_target(t, name, lead_shape):
     return t if t.ndim == 1 else t.reshape(-1)
 
 
-def index_str(flat_pos, shape):
+def index_str(flat_pos: int, shape: tuple[int, ...]) -> str:
     if len(shape) == 0:
         return ""
     return ", ".join(str(int(i)) for i in np.unravel_index(flat_pos, shape))
 
 
-def check_out(out, shape, dtype, inputs, allow_alias):
+def check_out(
+    out: object,
+    shape: tuple[int, ...],
+    dtype: np.dtype[Any],
+    inputs: Iterable[tuple[str, object, np.dtype[Any]]],
+    allow_alias: object,
+) -> None:
     """`out` must be a writeable C-contiguous ndarray of `shape` and `dtype` that
     shares no memory with the inputs, except that it may be exactly `allow_alias`
     (the logits). `inputs` holds (name, original argument, dtype the kernel gets).
@@ -153,7 +179,7 @@ def check_out(out, shape, dtype, inputs, allow_alias):
     for arg_name, original, kernel_dtype in inputs:
         if (
             not isinstance(original, np.ndarray)
-            or original is allow_alias
+            or (original is allow_alias and out is original)  # in place
             or (original.dtype == kernel_dtype and original.flags.c_contiguous)
             or original.size == 0
             or out.size == 0
@@ -168,7 +194,7 @@ def check_out(out, shape, dtype, inputs, allow_alias):
             )
 
 
-def _same_buffer(a, b):
+def _same_buffer(a: npt.NDArray[Any], b: npt.NDArray[Any]) -> bool:
     return (
         a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
         and a.shape == b.shape
@@ -177,7 +203,13 @@ def _same_buffer(a, b):
     )
 
 
-def grad_buffer(x, original, out, res_dtype, shape):
+def grad_buffer(
+    x: FloatArray,
+    original: object,
+    out: FloatArray | None,
+    res_dtype: np.dtype[Any],
+    shape: tuple[int, ...],
+) -> FloatArray:
     """Where the kernel writes a gradient: the float32 copy of float16 input (cast
     back afterwards), the caller's out= (possibly the input itself), a converted copy
     of the input that is ours, or a new array."""
@@ -190,7 +222,9 @@ def grad_buffer(x, original, out, res_dtype, shape):
     return np.empty(shape, dtype=x.dtype)
 
 
-def finish_grad(grad, out, res_dtype):
+def finish_grad(
+    grad: FloatArray, out: FloatArray | None, res_dtype: np.dtype[Any]
+) -> FloatArray:
     if res_dtype is not _F16:
         return grad
     if out is not None:

@@ -31,12 +31,18 @@ class docstring says so.
   Keras loss object, or an unknown name raise an error that says what to pass.
 """
 
+from __future__ import annotations
+
 import math
 import sys
 from collections import namedtuple
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 
+from ._typing import LossAndGrad, LossValue
 from ._validation import float_input, real_scalar
 
 __all__ = [
@@ -303,6 +309,8 @@ class _Plan:
 
 # ---- the classes -----------------------------------------------------------------
 
+_L = TypeVar("_L", bound="Loss")
+
 
 class Loss:
     """Base class of the Keras-named losses.
@@ -349,16 +357,28 @@ class Loss:
 
     _keras_name = "loss"
 
-    def __init__(self, *, reduction="sum_over_batch_size", name=None):
+    def __init__(
+        self, *, reduction: str | None = "sum_over_batch_size", name: str | None = None
+    ) -> None:
         self.reduction = _check_reduction(reduction)
         if name is not None and not isinstance(name, str):
             raise TypeError(f"name must be a str, got {type(name).__name__}")
         self.name = self._keras_name if name is None else name
 
-    def __call__(self, y_true, y_pred, sample_weight=None):
+    def __call__(
+        self,
+        y_true: npt.ArrayLike,
+        y_pred: npt.ArrayLike,
+        sample_weight: npt.ArrayLike | None = None,
+    ) -> LossValue:
         return self._run(y_true, y_pred, sample_weight, False)
 
-    def loss_and_grad(self, y_true, y_pred, sample_weight=None):
+    def loss_and_grad(
+        self,
+        y_true: npt.ArrayLike,
+        y_pred: npt.ArrayLike,
+        sample_weight: npt.ArrayLike | None = None,
+    ) -> LossAndGrad:
         """Returns ``(loss, grad)``: the loss as ``loss(y_true, y_pred,
         sample_weight)`` gives it and its gradient with respect to ``y_pred``."""
         return self._run(y_true, y_pred, sample_weight, True)
@@ -369,15 +389,15 @@ class Loss:
     def _params(self):
         return {}
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         """The constructor's arguments, as a dict (Keras's ``get_config``)."""
         return {**self._params(), "reduction": self.reduction, "name": self.name}
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls: type[_L], config: dict[str, Any]) -> _L:
         return cls(**config)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         args = [f"{k}={v!r}" for k, v in self._params().items()]
         if self.reduction != "sum_over_batch_size":
             args.append(f"reduction={self.reduction!r}")
@@ -534,7 +554,13 @@ class Huber(Loss):
 
     _keras_name = "huber_loss"
 
-    def __init__(self, delta=1.0, *, reduction="sum_over_batch_size", name=None):
+    def __init__(
+        self,
+        delta: float = 1.0,
+        *,
+        reduction: str | None = "sum_over_batch_size",
+        name: str | None = None,
+    ) -> None:
         super().__init__(reduction=reduction, name=name)
         self.delta = real_scalar(delta, "delta", 0.0)
         if self.delta == 0:
@@ -631,12 +657,12 @@ class BinaryCrossentropy(Loss):
 
     def __init__(
         self,
-        from_logits=False,
-        label_smoothing=0.0,
+        from_logits: bool = False,
+        label_smoothing: float = 0.0,
         *,
-        reduction="sum_over_batch_size",
-        name=None,
-    ):
+        reduction: str | None = "sum_over_batch_size",
+        name: str | None = None,
+    ) -> None:
         super().__init__(reduction=reduction, name=name)
         self.from_logits = _check_bool(from_logits, "from_logits", type(self).__name__)
         self.label_smoothing = _check_smoothing(label_smoothing)
@@ -723,15 +749,15 @@ class BinaryFocalCrossentropy(Loss):
 
     def __init__(
         self,
-        apply_class_balancing=False,
-        alpha=0.25,
-        gamma=2.0,
-        from_logits=False,
-        label_smoothing=0.0,
+        apply_class_balancing: bool = False,
+        alpha: float = 0.25,
+        gamma: float = 2.0,
+        from_logits: bool = False,
+        label_smoothing: float = 0.0,
         *,
-        reduction="sum_over_batch_size",
-        name=None,
-    ):
+        reduction: str | None = "sum_over_batch_size",
+        name: str | None = None,
+    ) -> None:
         super().__init__(reduction=reduction, name=name)
         cls = type(self).__name__
         self.apply_class_balancing = _check_bool(
@@ -889,12 +915,12 @@ class SparseCategoricalCrossentropy(Loss):
 
     def __init__(
         self,
-        from_logits=False,
-        ignore_class=None,
+        from_logits: bool = False,
+        ignore_class: int | None = None,
         *,
-        reduction="sum_over_batch_size",
-        name=None,
-    ):
+        reduction: str | None = "sum_over_batch_size",
+        name: str | None = None,
+    ) -> None:
         super().__init__(reduction=reduction, name=name)
         self.from_logits = _check_bool(from_logits, "from_logits", type(self).__name__)
         if ignore_class is not None:
@@ -1027,12 +1053,12 @@ class CategoricalCrossentropy(Loss):
 
     def __init__(
         self,
-        from_logits=False,
-        label_smoothing=0.0,
+        from_logits: bool = False,
+        label_smoothing: float = 0.0,
         *,
-        reduction="sum_over_batch_size",
-        name=None,
-    ):
+        reduction: str | None = "sum_over_batch_size",
+        name: str | None = None,
+    ) -> None:
         super().__init__(reduction=reduction, name=name)
         self.from_logits = _check_bool(from_logits, "from_logits", type(self).__name__)
         self.label_smoothing = _check_smoothing(label_smoothing)
@@ -1154,15 +1180,16 @@ class CategoricalFocalCrossentropy(Loss):
 
     def __init__(
         self,
-        alpha=0.25,
-        gamma=2.0,
-        from_logits=False,
-        label_smoothing=0.0,
+        alpha: float | Sequence[float] = 0.25,
+        gamma: float = 2.0,
+        from_logits: bool = False,
+        label_smoothing: float = 0.0,
         *,
-        reduction="sum_over_batch_size",
-        name=None,
-    ):
+        reduction: str | None = "sum_over_batch_size",
+        name: str | None = None,
+    ) -> None:
         super().__init__(reduction=reduction, name=name)
+        self.alpha: float | list[float]
         if np.ndim(alpha) == 0:
             self.alpha = real_scalar(alpha, "alpha")
         else:
@@ -1359,7 +1386,9 @@ def _functional_pair(name):
     return FunctionalLoss(getattr(pkg, name), getattr(pkg, name + "_and_grad"))
 
 
-def get_loss(loss):
+def get_loss(
+    loss: str | Loss | FunctionalLoss | Callable[..., Any],
+) -> Loss | FunctionalLoss:
     """Resolve a loss name or object to a callable loss.
 
     Parameters

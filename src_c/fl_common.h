@@ -8,6 +8,8 @@
 
 #if defined(__GNUC__) || defined(__clang__)
 #define FL_INLINE static inline __attribute__((always_inline))
+#elif defined(_MSC_VER)
+#define FL_INLINE static __forceinline /* MSVC's C mode: no C99 `inline` before VS 2015 */
 #else
 #define FL_INLINE static inline
 #endif
