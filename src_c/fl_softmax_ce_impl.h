@@ -22,12 +22,31 @@
  * into NaN through exp in sweep 2). */
 FL_INLINE FL_T FL_FN(max_body)(const FL_T *x, int64_t len)
 {
+#if defined(__clang__)
+    /* clang starts each lane of an `omp simd reduction(max)` at the lowest finite
+     * value instead of -inf, which made an all -inf row's maximum finite (and its
+     * loss finite): keep the lanes by hand, starting at -inf. */
+    FL_T lane[8];
+    int64_t k;
+    int j;
+    for (j = 0; j < 8; j++)
+        lane[j] = -(FL_T)INFINITY;
+    for (k = 0; k + 8 <= len; k += 8)
+        for (j = 0; j < 8; j++)
+            lane[j] = x[k + j] > lane[j] ? x[k + j] : lane[j];
+    for (; k < len; k++)
+        lane[0] = x[k] > lane[0] ? x[k] : lane[0];
+    for (j = 1; j < 8; j++)
+        lane[0] = lane[j] > lane[0] ? lane[j] : lane[0];
+    return lane[0];
+#else
     FL_T m = -(FL_T)INFINITY;
     int64_t k;
 #pragma omp simd reduction(max : m)
     for (k = 0; k < len; k++)
         m = x[k] > m ? x[k] : m;
     return m;
+#endif
 }
 
 /* Sweep 2 loop, specialised at each call site on the constants mode, has_g and
