@@ -91,7 +91,13 @@ def reference(
         z_term = _times(z, lse**2)
         # relative error of q from rounding the exp argument x - lse
         q_scale = _times(q, 1.0 + np.abs(logp))
-        abs_x_lse = np.abs(lse)[:, None] + np.abs(x)
+        # lse = m + log(sum_exp) with sum_exp >= 1: rounding sum_exp leaves an
+        # absolute error of order one unit roundoff in log(sum_exp) however small
+        # lse - x_y is (a confident row), hence the 1 beside |lse|.
+        lse_scale = np.abs(lse) + 1.0
+        abs_x_lse = lse_scale[:, None] + np.abs(x)
+        # z lse^2 inherits that error: d(lse^2) = 2 lse d(lse)
+        z_term_scale = z_term + _times(z, 2.0 * np.abs(lse) * lse_scale)
 
         if soft:
             p = t.astype(np.float64).reshape(n_rows, n_classes)
@@ -100,11 +106,11 @@ def reference(
             # l_i = s_i * [ -sum_c w_c p'_ic (x_ic - lse_i) + z lse_i^2 ]
             loss_rows = s * (-np.sum(_times(wp, logp), axis=1) + z_term)
             loss_rows_scale = np.abs(s) * (
-                np.sum(_times(np.abs(wp), abs_x_lse), axis=1) + z_term
+                np.sum(_times(np.abs(wp), abs_x_lse), axis=1) + z_term_scale
             )
             # g_ic = s_i * [ (sum_k w_k p'_ik + 2 z lse_i) q_ic - w_c p'_ic ]
             coef = np.sum(wp, axis=1) + 2.0 * z * lse
-            coef_scale = np.sum(np.abs(wp), axis=1) + 2.0 * z * np.abs(lse)
+            coef_scale = np.sum(np.abs(wp), axis=1) + 2.0 * z * lse_scale
             grad = s[:, None] * (coef[:, None] * q - wp)
             grad_scale = np.abs(s)[:, None] * (
                 coef_scale[:, None] * q_scale + np.abs(wp)
@@ -125,9 +131,9 @@ def reference(
             smooth_term = np.sum(_times(eps / n_classes * w, -logp), axis=1)
             loss_rows = s * (target_term + smooth_term + z_term)
             loss_rows_scale = np.abs(s) * (
-                _times(np.abs((1.0 - eps) * w_y), np.abs(lse) + np.abs(x_y))
+                _times(np.abs((1.0 - eps) * w_y), lse_scale + np.abs(x_y))
                 + np.sum(_times(eps / n_classes * np.abs(w), abs_x_lse), axis=1)
-                + z_term
+                + z_term_scale
             )
             # g_ic = s_i * [ ((1-eps) w_y + eps W / C + 2 z lse_i) q_ic
             #               - (1-eps) w_y [c == y] - (eps/C) w_c ]
@@ -135,7 +141,7 @@ def reference(
             coef_scale = (
                 np.abs((1.0 - eps) * w_y)
                 + eps * np.sum(np.abs(w)) / n_classes
-                + 2.0 * z * np.abs(lse)
+                + 2.0 * z * lse_scale
             )
             grad = s[:, None] * (
                 coef[:, None] * q

@@ -157,7 +157,12 @@ def check_twin(name, loss, grad, x, y, kw, result_dtype=None):
     x = np.asarray(x)
     dtype = np.dtype(result_dtype or x.dtype)
     reduction = kw.get("reduction", "mean")
-    ref = LOSSES[name].twin(x, y, dtype=compute_dtype(dtype), **kw)
+    # Scalar options reach the kernel in the compute dtype (a float32 kernel sees
+    # label_smoothing=1e-45 as a float32 subnormal, whose half rounds to 0): give
+    # the twin the same values.
+    cdt = compute_dtype(dtype)
+    kw = {k: float(cdt.type(v)) if isinstance(v, float) else v for k, v in kw.items()}
+    ref = LOSSES[name].twin(x, y, dtype=cdt, **kw)
     assert isinstance(grad, np.ndarray) and grad.dtype == dtype
     assert grad.shape == x.shape
     loss_dtype = dtype
@@ -981,6 +986,12 @@ PROB = st.one_of(st.floats(-0.5, 1.5, width=32), st.sampled_from([0.0, 1.0, 1e-7
 TARGET = st.one_of(st.floats(0.0, 1.0, width=32), st.sampled_from([0.0, 1.0]))
 
 
+# Options are rounded to the compute dtype, and the kernel forms label_smoothing / 2
+# there: below float32's normal range that half rounds away (1e-45 / 2 -> 0), which
+# the float64 twin does not model. Such smoothing is meaningless; keep it out.
+_SMOOTHING = st.just(0.0) | st.floats(1e-30, 1)
+
+
 @st.composite
 def problems(draw):
     name = draw(st.sampled_from(list(LOSSES)))
@@ -995,10 +1006,10 @@ def problems(draw):
             kw["pos_weight"] = draw(
                 hnp.arrays(np.float64, shape[-1:], elements=st.floats(0, 5))
             )
-        kw["label_smoothing"] = draw(st.floats(0, 1))
+        kw["label_smoothing"] = draw(_SMOOTHING)
     elif name == "bce":
         kw["epsilon"] = draw(st.sampled_from([1e-7, 1e-3, 1e-12, 0.25]))
-        kw["label_smoothing"] = draw(st.floats(0, 1))
+        kw["label_smoothing"] = draw(_SMOOTHING)
     else:
         kw["alpha"] = draw(st.sampled_from([0.25, -1.0, 0.0, 1.0, 0.7]))
         kw["gamma"] = draw(st.one_of(st.sampled_from([0.0, 0.5, 2.0]), st.floats(0, 8)))
