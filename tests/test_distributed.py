@@ -14,6 +14,7 @@ The workers are this file run as a script (``python test_distributed.py --worker
 reported with its output.
 """
 
+import faulthandler
 import os
 import re
 import socket
@@ -100,6 +101,8 @@ def linear(w0, b0):
 
 
 def worker(rank, port, data_path, out_path, doc_port):
+    # A hang prints every thread's stack to the log before the launcher kills us.
+    faulthandler.dump_traceback_later(DEADLINE - 15, exit=False)
     torch.set_num_threads(1)
     dist = torch.distributed
     dist.init_process_group(
@@ -118,6 +121,19 @@ def worker(rank, port, data_path, out_path, doc_port):
     # The complete program of docs/torch.md, in these same processes (torch and
     # DDP are imported already): its train() makes its own process group.
     _docs(lambda ns: ns["train"](rank, WORLD, doc_port), docs)
+    # Rank 0 hosts the TCP stores: if it exits while another rank is still tearing
+    # its process group down, that rank can wait on the dead store (seen once in
+    # CI: rank 0 done, rank 1 hung). So rank 0 leaves last.
+    out_path.with_suffix(f".done{rank}").touch()
+    if rank == 0:
+        end = time.monotonic() + 60
+        while time.monotonic() < end and not all(
+            out_path.with_name(out_path.name.replace("rank0", f"rank{r}"))
+            .with_suffix(f".done{r}")
+            .exists()
+            for r in range(WORLD)
+        ):
+            time.sleep(0.05)
 
 
 def _docs(action, namespace=None):

@@ -322,6 +322,38 @@ def run_one(name, args, kw, reductions, n_threads):
     return calls
 
 
+def optimizer_steps(threads):
+    """fastloss.nn's optimizers through the fused step kernels (fl_optim.c): every
+    rule, both dtypes, sizes on both sides of the parallel threshold; the NumPy
+    path (`_fused = False`) gives the same bits."""
+    from fastloss.nn import SGD, Adam, AdamW
+
+    calls = 0
+    for dtype in DTYPES:
+        for n in (0, 1, 7, 33, 40_000):
+            for make in (
+                lambda: SGD(learning_rate=0.1),
+                lambda: SGD(learning_rate=0.1, momentum=0.9),
+                lambda: SGD(learning_rate=0.1, momentum=0.9, nesterov=True),
+                lambda: Adam(learning_rate=1e-2),
+                lambda: AdamW(learning_rate=1e-2, weight_decay=0.1),
+            ):
+                rng = np.random.default_rng(n)
+                p0 = rng.standard_normal((2, n)).astype(dtype)
+                grads = [rng.standard_normal((2, n)).astype(dtype) for _ in range(3)]
+                results = []
+                for fused, nt in [(True, t) for t in threads] + [(False, 1)]:
+                    opt, p = make(), p0.copy()
+                    opt._fused, opt._n_threads = fused, nt
+                    for g in grads:
+                        opt.step([p], [g])
+                        calls += 1
+                    results.append(p)
+                for r in results[1:]:
+                    assert np.array_equal(r, results[0]), f"{make().__class__}: n={n}"
+    return calls
+
+
 def main(argv):
     quick = "--quick" in argv
     t0 = time.perf_counter()
@@ -361,6 +393,7 @@ def main(argv):
                     calls += 1
                 else:
                     raise AssertionError(f"{f.__name__}{args, kw}: did not raise")
+        calls += optimizer_steps(threads)
     fastloss.set_simd(None)
     print(
         f"valgrind_kernels: {calls} calls, {len(names)} losses (+ _and_grad), "
