@@ -186,6 +186,13 @@ def elementwise_loss(
     with np.errstate(over="ignore"):  # sample weights of 1e308 may sum to inf
         denom = float(n) if sw is None else float(np.sum(sw, dtype=np.float64)) * t
     scale = (1.0 / denom if denom != 0 else 0.0) if reduction == "mean" else 1.0
+    folded = False
+    if sw is not None and denom != 0 and not np.isfinite(np.float32(scale)):
+        # 1 / D overflows the float32 the kernel may hold it in (sample weights
+        # summing below ~3e-39): fold 1 / D into the weights, s_i / D in float64,
+        # so a zero gradient stays 0 rather than 0 * inf = NaN.
+        sw = (sw.astype(np.float64) / denom).astype(dtype)
+        scale, folded = 1.0, True
 
     grad = grad_buffer(x, input, out, res_dtype, shape) if want_grad else None
     elems = np.empty(shape, dtype=dtype) if reduction == "none" else None
@@ -211,6 +218,8 @@ def elementwise_loss(
     if reduction == "none":
         loss = elems.astype(_F16) if res_dtype is _F16 else elems
     elif reduction == "sum":
+        loss = float(total)
+    elif folded:
         loss = float(total)
     else:
         loss = float(total) / denom if denom != 0 else 0.0

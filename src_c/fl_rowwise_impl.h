@@ -28,7 +28,7 @@ typedef struct {
     const int64_t *y;
     FL_T *g, *g2, *g3, *loss_rows;
     int64_t n, c, ignore_index;
-    double inv_d;                /* 1 / D for "mean" (0 when D == 0), else 1      */
+    double den;                  /* D for "mean" (0 when D == 0), else 1          */
     double gamma;                /* focal                                         */
     double temp, temp2, inv_temp; /* KL: T, T^2, 1 / T                            */
     FL_T it;                     /* KL: 1 / T in the dtype (largest finite if the
@@ -167,7 +167,7 @@ static int FL_FN(fl_rw_run)(fl_rw_args *args, int n_threads)
     cx.n = n;
     cx.c = c;
     cx.ignore_index = args->ignore_index;
-    cx.inv_d = !args->mean ? 1.0 : (denom != 0 ? 1.0 / denom : 0.0);
+    cx.den = !args->mean ? 1.0 : denom;
     cx.gamma = args->p[0];
     cx.temp = args->p[0];
     cx.temp2 = args->p[0] * args->p[0];

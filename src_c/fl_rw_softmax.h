@@ -427,7 +427,8 @@ FL_INLINE double FL_FN(soft_finish)(const FL_FN(rw_ctx) * cx, const int kind,
                                     int64_t i, FL_FN(rw_row) * r)
 {
     const double swi = cx->sw ? (double)cx->sw[i] : 1.0;
-    const double rs = swi * cx->inv_d;
+    /* s_i / D: 1 / D overflows for a subnormal D (see fl_softmax_ce_impl.h) */
+    const double rs = cx->den != 0 ? swi / cx->den : 0.0;
     if (kind == FL_RW_FOCAL) {
         const double gamma = cx->gamma;
         const double aw = cx->cw ? (double)cx->cw[r->y] : 1.0;

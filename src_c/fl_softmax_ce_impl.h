@@ -202,7 +202,7 @@ typedef struct {
     const int64_t *y;
     FL_T *g, *loss_rows;
     int64_t n, c, ignore_index;
-    double eps, z, inv_d, wsum;
+    double eps, z, den, wsum; /* den: D for "mean" (0 when D == 0), else 1 */
     FL_T pa, pb; /* p' = pa p + pb = (1 - eps) p + eps / c */
     int mode;
 } FL_FN(fl_ctx);
@@ -215,7 +215,9 @@ FL_INLINE double FL_FN(row_finish)(const FL_FN(fl_ctx) * cx, int64_t i, FL_T m,
 {
     const double s = sums[0], lse = (double)m + log_s;
     const double swi = cx->sw ? (double)cx->sw[i] : 1.0;
-    const double rs = swi * cx->inv_d;
+    /* s_i / D, not s_i * (1 / D): 1 / D overflows for a subnormal D (weights of
+     * 5e-324), and inf * 0 made a NaN gradient out of finite inputs. */
+    const double rs = cx->den != 0 ? swi / cx->den : 0.0;
     double loss, coef;
     if (cx->mode == FL_MODE_SOFT) {
         loss = sums[2] + sums[1] * log_s;
@@ -578,7 +580,7 @@ static int FL_FN(fl_sce_run)(fl_sce_args *args, int n_threads)
     cx.ignore_index = args->ignore_index;
     cx.eps = args->label_smoothing;
     cx.z = args->z_loss;
-    cx.inv_d = !args->mean ? 1.0 : (denom != 0 ? 1.0 / denom : 0.0);
+    cx.den = !args->mean ? 1.0 : denom;
     cx.pa = (FL_T)(1.0 - args->label_smoothing);
     cx.pb = (FL_T)(args->label_smoothing / (double)c);
     cx.mode = cx.p ? FL_MODE_SOFT : (cx.eps > 0 ? FL_MODE_HARD_SMOOTH : FL_MODE_HARD);
