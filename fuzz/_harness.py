@@ -807,6 +807,20 @@ def _overflow(cd, *arrays, inputs=()):
     return product > big
 
 
+def _underflow(cd, *weights):
+    """Whether a product of weight factors (class weight x sample weight x ...) may
+    underflow the compute dtype, or lose its precision to subnormals: the kernel
+    multiplies them in the dtype (float32 weights of 1e-35 each give 0 there),
+    the twin in float64."""
+    product = 1.0
+    for a in weights:
+        if a is not None:
+            a = np.abs(np.asarray(a, dtype=F64))
+            a = a[np.isfinite(a) & (a > 0)]
+            product *= min(1.0, float(a.min())) if a.size else 1.0
+    return product < float(np.finfo(cd).tiny) * 2.0**24
+
+
 def model(case):
     """Expected for a valid call; raises Invalid for one that must be refused."""
     fam = case.family
@@ -891,7 +905,7 @@ def model_sce(case, either):
     r = ref_sce.reference(x, target, **opts)
     exp = _expected(r, rd, cd, red, case.grad)
     ins = (target if target.dtype.kind == "f" else None, w, sw)
-    ins += (x, x) if z else ()
+    ins += (x, x, np.float64(z), np.float64(2.0)) if z else ()  # z lse^2, 2 z lse
     exp.overflow = _overflow(cd, r.loss_scale, *exp.grad_scales, inputs=ins)
     exp.nan_free = _bad_rows(x, target, ignore)
     # the twin's lse**2 underflows to 0 below 1.5e-154, the kernel's z lse lse not
@@ -980,6 +994,9 @@ def model_focal(case, either):
         reduction=red,
     )
     exp = _expected(r, rd, cd, red, case.grad)
+    # as for softmax cross-entropy: rows documented NaN, which the twin's "mean"
+    # over D == 0 zeroes
+    exp.nan_free = _bad_rows(x, target, ignore)
     ins = (alpha, sw)
     exp.overflow = _overflow(cd, r.loss_scale, *exp.grad_scales, inputs=ins)
     if red == "mean":
@@ -1181,6 +1198,8 @@ def model_elementwise(case, either):
     exp = _expected(r, rd, cd, red, case.grad)
     ins = (np.abs(x) + np.abs(y), np.abs(x) + np.abs(y), w, sw, pw)
     exp.overflow = _overflow(cd, r.loss_scale, *exp.grad_scales, inputs=ins)
+    # weight products below the compute dtype's normal range: values unchecked
+    exp.skip_values = _underflow(cd, w, sw, pw)
     if red == "mean" and sw is not None:
         exp.ill_mean = _ill(sw, cd)
     if not np.isfinite(y).all() or (w is not None and not np.isfinite(w).all()):
@@ -1189,7 +1208,10 @@ def model_elementwise(case, either):
         exp.nan_free = True
     if fam == "sfocal":
         # targets outside [0, 1]: "the result may be NaN (as torchvision's)"
-        exp.skip_values = bool(np.any(~((y >= 0) & (y <= 1))))
+        exp.skip_values |= bool(np.any(~((y >= 0) & (y <= 1))))
+        # gamma beyond ~1e3: (1 - p_t)^gamma and gamma * (1 - p_t)^(gamma - 1) are
+        # 0 * inf in the twin's float64 order (NaN) and 0 in the kernel's
+        exp.skip_values |= params["gamma"] > 1e3
     return exp
 
 

@@ -10,7 +10,8 @@
 # and makes this script exit non-zero; replay it with
 #   python fuzz/fuzz_api.py --replay fuzz/artifacts/crash-...
 # PYTHON selects the interpreter (default: python3; it needs atheris and the
-# installed package).
+# installed package). FUZZ_SEED fixes libFuzzer's random seed (CI uses 1, so a run
+# on a clean clone explores the same inputs every time); unset, it is random.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
@@ -19,6 +20,7 @@ mkdir -p fuzz/corpus fuzz/artifacts
 before=$(find fuzz/corpus -type f | wc -l)
 set +e
 "$python" fuzz/fuzz_api.py fuzz/corpus fuzz/seeds \
+    ${FUZZ_SEED:+-seed="$FUZZ_SEED"} \
     -max_total_time="$seconds" -print_final_stats=1 -max_len=4096 \
     -timeout=60 -rss_limit_mb=4096 -artifact_prefix=fuzz/artifacts/ \
     2> >(tee fuzz/artifacts/last-run.log >&2)

@@ -116,6 +116,22 @@ def sample_weight_sum_overflows():
     return Case("mse_loss", [np.ones(2), np.zeros(2)], kw)
 
 
+def subnormal_sample_weights_softmax():
+    # "mean" over D = 2e-323: 1 / D overflowed, and inf * 0 gave a NaN gradient
+    kw = {
+        "sample_weight": np.full(4, 5e-324),
+        "label_smoothing": 0.1,
+        "ignore_index": -1,
+    }
+    x = np.full((4, 1), 7e4)
+    return Case("softmax_cross_entropy_and_grad", [x, np.zeros(4, np.int64)], kw)
+
+
+def subnormal_sample_weights_mse():
+    kw = {"sample_weight": np.full(4, 5e-324)}
+    return Case("mse_loss_and_grad", [np.ones(4), np.ones(4)], kw)
+
+
 def n_threads_beyond_c_int():
     kw = {"n_threads": 2**31}
     return Case("mse_loss", [np.ones(2), np.zeros(2)], kw)
@@ -141,5 +157,7 @@ CASES = {
         (out_overlaps_one_element_pos_weight, "error"),
         (sample_weight_sum_overflows, "ok"),
         (n_threads_beyond_c_int, "error"),
+        (subnormal_sample_weights_softmax, "ok"),
+        (subnormal_sample_weights_mse, "ok"),
     ]
 }
