@@ -85,9 +85,14 @@ deps=("$wheel[test]")
 run python -m pip install -q --only-binary :all: "${deps[@]}" ||
     die "pip could not install ${deps[*]} (binary packages only)"
 
-# Only the tests and the pytest settings, not the package source, next to them.
+# Only the tests, what they read (the fuzz harness and stored findings, the docs
+# whose examples they run) and the pytest settings: not the package source.
 cp -r "$root/tests" "$tmp/run/tests"
-cp "$root/pyproject.toml" "$tmp/run/pyproject.toml"
+cp "$root/pyproject.toml" "$root/README.md" "$tmp/run/"
+cp -r "$root/docs" "$tmp/run/docs"
+mkdir -p "$tmp/run/fuzz"
+cp -r "$root/fuzz/_harness.py" "$root/fuzz/regressions" "$root/fuzz/seeds" "$tmp/run/fuzz/"
+test ! -e "$tmp/run/fastloss" || die "package source next to the tests"
 find "$tmp/run/tests" -name __pycache__ -prune -exec rm -rf {} +
 [ ! -e "$tmp/run/fastloss" ] || die "the test directory holds a fastloss/"
 
