@@ -1,4 +1,5 @@
 /* Fused optimizer steps: instantiations per dtype and SIMD path, run-time dispatch. */
+#include <float.h>
 #include <math.h>
 
 #include "fl_common.h"

@@ -338,6 +338,11 @@ class Adam(Optimizer):
         np.multiply(g, g, out=tmp)
         tmp *= 1.0 - b2
         v += tmp
+        # moments below the smallest normal number are stored as 0, as the fused
+        # kernel does: subnormals are ~100x slower and move p by under lr * 1e-38
+        tiny = np.finfo(m.dtype).tiny
+        m[np.abs(m) < tiny] = 0
+        v[v < tiny] = 0
         # p -= (lr / bc1) m / (sqrt(v) / sqrt(bc2) + eps), PyTorch's order of ops
         bc1 = 1.0 - b1**t
         bc2 = 1.0 - b2**t
