@@ -20,6 +20,7 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 import traceback
 from datetime import timedelta
@@ -120,7 +121,16 @@ def worker(rank, port, data_path, out_path, doc_port):
         dist.destroy_process_group()
     # The complete program of docs/torch.md, in these same processes (torch and
     # DDP are imported already): its train() makes its own process group.
-    _docs(lambda ns: ns["train"](rank, WORLD, doc_port), docs)
+    # gloo's teardown in torch 2.13 can hang a rank after the last collective (seen
+    # in CI with every step done): run the program in a thread, give its teardown
+    # 30 s, and leave with os._exit below rather than wait on it.
+    runner = threading.Thread(
+        target=_docs,
+        args=(lambda ns: ns["train"](rank, WORLD, doc_port), docs),
+        daemon=True,
+    )
+    runner.start()
+    runner.join(timeout=30)
     # Rank 0 hosts the TCP stores: if it exits while another rank is still tearing
     # its process group down, that rank can wait on the dead store (seen once in
     # CI: rank 0 done, rank 1 hung). So rank 0 leaves last.
@@ -134,6 +144,8 @@ def worker(rank, port, data_path, out_path, doc_port):
             for r in range(WORLD)
         ):
             time.sleep(0.05)
+    sys.stdout.flush()
+    os._exit(0)
 
 
 def _docs(action, namespace=None):
