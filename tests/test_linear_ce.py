@@ -32,7 +32,20 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import fastloss
+import fastloss._blas
 import fastloss._linear_ce
+
+
+@pytest.fixture(autouse=True, params=["numpy-blas", "matmul-add"])
+def accumulation(request, monkeypatch):
+    """Every test runs twice: grad_weight accumulated by NumPy's BLAS (beta = 1,
+    when it was found) and by the portable matmul + add fallback."""
+    use = request.param == "numpy-blas"
+    if use and not fastloss._blas.available(np.float64):
+        pytest.skip("NumPy's BLAS was not found: only the fallback runs")
+    monkeypatch.setattr(fastloss._linear_ce, "_USE_NUMPY_BLAS", use)
+    return request.param
+
 
 REDUCTIONS = ["none", "mean", "sum"]
 DTYPES = [np.float32, np.float64]
@@ -468,11 +481,37 @@ def test_thread_count_does_not_change_bits(rng):
 def test_default_chunk_size_is_the_documented_formula():
     f = fastloss._linear_ce.default_chunk_size
     mib = 2**20
-    assert f(10**6, 128256, 4) == 256  # 64 MiB holds 130 rows: at least 256
-    assert f(10**6, 32000, 4) == 64 * mib // (32000 * 4) == 524
-    assert f(10**6, 1000, 8) == 64 * mib // 8000
-    assert f(100, 1000, 4) == 100  # never more than the rows
-    assert f(0, 1000, 4) == 1
+    # at least in_features rows, clipped to [256, 1024]
+    assert f(10**6, 128256, 4, 1024) == 1024  # 64 MiB would hold 130 rows
+    assert f(10**6, 128256, 4, 4096) == 1024
+    assert f(10**6, 128256, 4, 64) == 256
+    assert f(10**6, 128256, 4, 300) == 300
+    # ... unless 64 MiB of logits hold more
+    assert f(10**6, 32000, 4, 256) == 64 * mib // (32000 * 4) == 524
+    assert f(10**6, 32000, 4, 1024) == 1024
+    assert f(10**6, 1000, 8, 1024) == 64 * mib // 8000
+    assert f(100, 1000, 4, 1024) == 100  # never more than the rows
+    assert f(0, 1000, 4, 1024) == 1
+
+
+def test_default_chunk_size_is_what_runs(rng, monkeypatch):
+    # the loop uses the documented default: count the CE kernel calls
+    hidden, weight, target, kw = make_linear_case(rng, (700,), 300, 5, np.float32)
+    calls = []
+    kernel = fastloss._linear_ce._kernels.softmax_cross_entropy
+
+    def spy(*args):
+        calls.append(args[7])  # rows in the chunk
+        return kernel(*args)
+
+    monkeypatch.setattr(fastloss._linear_ce._kernels, "softmax_cross_entropy", spy)
+    monkeypatch.setattr(fastloss._linear_ce, "CHUNK_BYTES", 5 * 4 * 50)  # 50 rows
+    fastloss.linear_cross_entropy_and_grad(hidden, weight, target)
+    assert calls == [300, 300, 100]  # in_features=300 rows per chunk
+    calls.clear()
+    monkeypatch.setattr(fastloss._linear_ce, "CHUNK_BYTES", 5 * 4 * 400)  # 400 rows
+    fastloss.linear_cross_entropy_and_grad(hidden, weight, target)
+    assert calls == [400, 300]
 
 
 def test_result_does_not_depend_on_chunk_size_beyond_rounding(rng):
