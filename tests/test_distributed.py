@@ -23,6 +23,7 @@ import sys
 import threading
 import time
 import traceback
+import warnings
 from datetime import timedelta
 from pathlib import Path
 
@@ -43,6 +44,7 @@ N_FEATURES, N_CLASSES = 5, 4
 IGNORE = -100
 STEPS, LR = 4, 0.5
 DEADLINE = 90.0  # seconds for the whole launch: a hang fails, never blocks CI
+TEARDOWN_GRACE = 20.0  # seconds a rank may spend in gloo's final teardown
 DOC = Path(__file__).resolve().parents[1] / "docs" / "torch.md"
 
 
@@ -124,6 +126,15 @@ def worker(rank, port, data_path, out_path, doc_port):
     # gloo's teardown in torch 2.13 can hang a rank after the last collective (seen
     # in CI with every step done): run the program in a thread, give its teardown
     # 30 s, and leave with os._exit below rather than wait on it.
+    # A marker just before the docs program's teardown: a rank that hangs after it
+    # has done every step and the final barrier, and the launcher may end it.
+    real_destroy = dist.destroy_process_group
+
+    def destroy(*args, **kwargs):
+        out_path.with_suffix(f".teardown{rank}").touch()
+        return real_destroy(*args, **kwargs)
+
+    dist.destroy_process_group = destroy
     runner = threading.Thread(
         target=_docs,
         args=(lambda ns: ns["train"](rank, WORLD, doc_port), docs),
@@ -247,6 +258,40 @@ def free_port():
         return s.getsockname()[1]
 
 
+def _wait(procs, teardown_markers):
+    """The workers' exit codes, or None when they did not finish within DEADLINE.
+
+    gloo's teardown in torch 2.13 sometimes hangs a rank for good, inside C code
+    that holds the GIL, after the docs program has done every step and its final
+    barrier (seen in CI and on a loaded machine; the faulthandler dump shows the
+    rank in C code under the docs' ``train()``, past the marker this test writes
+    on entering ``destroy_process_group``). Every result is written by then, so
+    ranks that have all been past that point for TEARDOWN_GRACE seconds are ended
+    here and count as finished, with a warning; a hang anywhere else still fails."""
+    end = time.monotonic() + DEADLINE
+    while time.monotonic() < end:
+        if all(p.poll() is not None for p in procs):
+            return [p.returncode for p in procs]
+        now = time.time()
+        running = [r for r, p in enumerate(procs) if p.poll() is None]
+        if all(
+            teardown_markers[r].exists()
+            and now - teardown_markers[r].stat().st_mtime >= TEARDOWN_GRACE
+            for r in running
+        ):
+            for r in running:
+                procs[r].kill()
+                procs[r].wait(timeout=10)
+            warnings.warn(
+                f"ranks {running} hung in torch.distributed's teardown after the "
+                f"docs program's last step; ended after {TEARDOWN_GRACE:.0f} s",
+                stacklevel=2,
+            )
+            return [0 if r in running else p.returncode for r, p in enumerate(procs)]
+        time.sleep(0.1)
+    return None
+
+
 def launch(tmp, data_path):
     """Run the WORLD workers to completion within DEADLINE; return their results.
 
@@ -279,11 +324,9 @@ def launch(tmp, data_path):
                         env=env,
                     )
                 )
-        end = time.monotonic() + DEADLINE
         try:
-            codes = [p.wait(timeout=max(0.1, end - time.monotonic())) for p in procs]
-        except subprocess.TimeoutExpired:
-            codes = None
+            codes = _wait(procs, [o.with_suffix(f".teardown{r}") for r, o in
+                                  enumerate(outs)])  # fmt: skip
         finally:
             for p in procs:  # only our own workers, by handle
                 if p.poll() is None:
