@@ -4,9 +4,9 @@ OpenMP is probed by compiling, linking and running a tiny program (gcc/clang
 ``-fopenmp``; Apple clang ``-Xpreprocessor -fopenmp -lomp`` with Homebrew's libomp;
 MSVC ``/openmp``); without it (or with FASTLOSS_DISABLE_OPENMP=1) the package builds
 serially and says so. No flag tunes the build for the build machine's CPU: the
-AVX2+FMA kernels are compiled with a per-function target attribute and chosen at run
-time (src_c/fl_dispatch.c), so the wheel runs on any x86-64. Other compilers and
-architectures (clang, MSVC, aarch64) build the baseline kernels only.
+AVX2+FMA and AVX-512 kernels are compiled with a per-function target pragma and
+chosen at run time (src_c/fl_dispatch.c), so the wheel runs on any x86-64. Other
+compilers and architectures (clang, MSVC, aarch64) build the baseline kernels only.
 """
 
 import os
@@ -40,7 +40,7 @@ OPENMP_PROBE = textwrap.dedent(
 # are not vectorised even under `omp simd`. -fno-math-errno lets log/floor inline. No
 # -ffast-math: the kernels rely on IEEE NaN/inf propagation and exact rounding tricks.
 # -std=c99 alone turns FMA contraction off (ISO mode); -ffp-contract=fast turns it back
-# on so the AVX2+FMA path fuses the polynomial's multiply-adds.
+# on so the AVX2 and AVX-512 paths fuse the polynomial's multiply-adds.
 # -fno-thread-jumps: gcc 12's jump threading across the inlined exp clamp and log1p's
 # select splits loops that chain exp into log1p (BCE, log-cosh) so they do not
 # vectorise (measured 4x slower).
@@ -133,7 +133,7 @@ class BuildExt(build_ext):
         is_msvc = self.compiler.compiler_type == "msvc"
         if is_msvc:
             # MSVC takes none of KERNEL_FLAGS; /openmp (OpenMP 2.0, vcomp140.dll)
-            # covers the parallel loops. The AVX2 path is gcc-only (fl_common.h),
+            # covers the parallel loops. The vector paths are gcc-only (fl_common.h),
             # so MSVC builds the baseline kernels only.
             flags = ["/O2", "/fp:precise"]
             omp_c, omp_l = ["/openmp"], []

@@ -68,9 +68,10 @@ def set_simd(path: str | None) -> None:
 
     Parameters
     ----------
-    path : {"baseline", "avx2"} or None
+    path : {"baseline", "avx2", "avx512"} or None
         "baseline" is the portable x86-64 (SSE2) build of every kernel, "avx2" the
-        AVX2+FMA build; None picks the best this CPU supports (the default). The
+        AVX2+FMA build and "avx512" the AVX-512 (F, VL, BW, DQ) build with 512-bit
+        vectors; None picks the best this CPU supports (the default). The
         environment variable ``FASTLOSS_SIMD`` sets the same at import.
 
     Raises
@@ -89,7 +90,7 @@ def set_simd(path: str | None) -> None:
 
 
 def get_simd() -> str:
-    """The SIMD path the kernels use now: "baseline" or "avx2"."""
+    """The SIMD path the kernels use now: "baseline", "avx2" or "avx512"."""
     return _SIMD_NAMES[_kernels.simd_get()]
 
 

@@ -11,7 +11,7 @@ import numpy.typing as npt
 
 _Floats = npt.NDArray[np.floating[Any]]
 
-SIMD_NAMES: tuple[str, str]
+SIMD_NAMES: tuple[str, str, str]
 
 def softmax_cross_entropy(
     logits: _Floats,

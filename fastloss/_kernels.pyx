@@ -98,6 +98,7 @@ cdef extern from "fl_dispatch.h" nogil:
     int FL_SIMD_AVX2
     int fl_simd_supported(int path)
     int fl_simd_get()
+    int FL_SIMD_AVX512
     int fl_simd_set(int path)
     int fl_simd_best()
     int fl_have_openmp()
@@ -513,7 +514,7 @@ def vexp(x, out):
     return out
 
 
-SIMD_NAMES = ("baseline", "avx2")
+SIMD_NAMES = ("baseline", "avx2", "avx512")
 
 
 def simd_supported(int path):

@@ -21,12 +21,15 @@
 #include <omp.h>
 #endif
 
-/* A second, AVX2+FMA instantiation of every kernel is compiled with a per-function
- * target (no -march flag), and fl_dispatch.c picks it at run time. */
+/* AVX2+FMA and AVX-512 instantiations of every kernel are compiled with a
+ * per-function target (no -march flag), and fl_dispatch.c picks one at run time.
+ * The AVX-512 one needs the prefer-vector-width target option (gcc 8). */
 #if defined(__GNUC__) && !defined(__clang__) && (defined(__x86_64__) || defined(__i386__))
 #define FL_HAVE_AVX2_PATH 1
+#define FL_HAVE_AVX512_PATH (__GNUC__ >= 8)
 #else
 #define FL_HAVE_AVX2_PATH 0
+#define FL_HAVE_AVX512_PATH 0
 #endif
 
 #define FL_CAT2_(a, b) a##_##b
@@ -34,8 +37,9 @@
 #define FL_CAT3_(a, b, c) a##_##b##_##c
 #define FL_CAT3(a, b, c) FL_CAT3_(a, b, c)
 
-/* SIMD paths, in the order of fl_simd_names (fl_dispatch.c). */
-enum { FL_SIMD_BASELINE = 0, FL_SIMD_AVX2 = 1 };
+/* SIMD paths, best last (fl_simd_best counts down), in the order of SIMD_NAMES in
+ * fastloss/_kernels.pyx. */
+enum { FL_SIMD_BASELINE = 0, FL_SIMD_AVX2 = 1, FL_SIMD_AVX512 = 2 };
 
 /* Rows are split across threads only when a row is at least this long and there are
  * few rows; below FL_PARALLEL_MIN elements a call stays on one thread (a parallel

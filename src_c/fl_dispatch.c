@@ -17,12 +17,25 @@ int fl_simd_supported(int path)
         return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     }
 #endif
+#if FL_HAVE_AVX512_PATH
+    if (path == FL_SIMD_AVX512) {
+        /* Also false when the OS does not save the ZMM and mask registers. */
+        __builtin_cpu_init();
+        return fl_simd_supported(FL_SIMD_AVX2) && __builtin_cpu_supports("avx512f")
+               && __builtin_cpu_supports("avx512vl")
+               && __builtin_cpu_supports("avx512bw")
+               && __builtin_cpu_supports("avx512dq");
+    }
+#endif
     return 0;
 }
 
 int fl_simd_best(void)
 {
-    return fl_simd_supported(FL_SIMD_AVX2) ? FL_SIMD_AVX2 : FL_SIMD_BASELINE;
+    int path = FL_SIMD_AVX512;
+    while (path > FL_SIMD_BASELINE && !fl_simd_supported(path))
+        path--;
+    return path;
 }
 
 int fl_simd_get(void) { return fl_simd_path; }

@@ -1,11 +1,22 @@
-/* Elementwise loss kernel body; included by fl_elementwise.c once per (dtype, SIMD
- * path) with FL_T, FL_TS, FL_PATH, FL_EXP (dtype exp), FL_TLOG (dtype log) and
- * FL_TLOG1P defined. No include guard on purpose. */
+/* Elementwise loss kernel body; included once per (dtype, SIMD path) by
+ * fl_instance.h, which defines FL_T, FL_TS, FL_F64, FL_PATH, FL_PATH_FMA, FL_EXP
+ * (dtype exp), FL_TLOG (dtype log) and FL_TLOG1P. No include guard on purpose. */
 
 #define FL_FN(name) FL_CAT3(name, FL_TS, FL_PATH)
 
 /* Elements per reduction block: fixed, so sums do not depend on the thread count. */
 #define FL_EW_BLOCK 4096
+
+/* acc + w * l for the weighted sums. gcc fuses a float64 w * l into the sum (FMA)
+ * in some loop specialisations and not in others, so the float64 instances of the
+ * FMA paths fuse explicitly; elsewhere nothing can fuse (no FMA on the baseline
+ * path; a float32 product converted to double cannot fuse into a double add). l is
+ * already 0 where w == 0; the fused form needs the test itself (0 * inf). */
+#if FL_PATH_FMA && FL_F64
+#define FL_WSUM(acc, w, l0, l) ((w) == 0 ? (acc) : __builtin_fma((w), (l0), (acc)))
+#else
+#define FL_WSUM(acc, w, l0, l) ((acc) + (double)(l))
+#endif
 
 typedef struct {
     const FL_T *x, *y, *w, *sw, *pw;
@@ -205,3 +216,4 @@ static int FL_FN(fl_ew_run)(fl_ew_args *a, int n_threads)
 }
 
 #undef FL_FN
+#undef FL_WSUM

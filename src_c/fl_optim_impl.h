@@ -1,5 +1,5 @@
-/* Optimizer step bodies; included by fl_optim.c once per (dtype, SIMD path) with
- * FL_T, FL_TS and FL_PATH defined. No include guard on purpose. */
+/* Optimizer step bodies; included once per (dtype, SIMD path) by fl_instance.h,
+ * which defines FL_T, FL_TS and FL_PATH. No include guard on purpose. */
 
 #define FL_FN(name) FL_CAT3(name, FL_TS, FL_PATH)
 

@@ -1,7 +1,8 @@
-/* Row-wise kernel driver. Included by fl_rowwise.c once per (dtype, SIMD path) with
- * FL_T (float/double), FL_TS (f32/f64), FL_PATH, FL_EXP and FL_TLOG (the dtype's
- * vector exp and log) and FL_DEXP, FL_DLOG, FL_DLOG1P (the float64 ones) defined;
- * no include guard on purpose. The row bodies are fl_rw_softmax.h and fl_rw_triplet.h.
+/* Row-wise kernel driver. Included once per (dtype, SIMD path) by fl_instance.h,
+ * which defines FL_T (float/double), FL_TS (f32/f64), FL_PATH, FL_EXP and FL_TLOG
+ * (the dtype's vector exp and log) and FL_DEXP, FL_DLOG, FL_DLOG1P (the float64
+ * ones); no include guard on purpose. The row bodies are fl_rw_softmax.h and
+ * fl_rw_triplet.h.
  *
  * Threads: rows in blocks of FL_RW_BLOCK_ELEMS / c rows (a function of c alone), each
  * block's row losses added in row order, block sums in block order: the same bits for

@@ -1,6 +1,6 @@
-/* Softmax cross-entropy kernel body. Included by fl_softmax_ce.c once per
- * (dtype, SIMD path) with FL_T (float/double), FL_TS (f32/f64), FL_PATH and FL_EXP
- * defined; no include guard on purpose.
+/* Softmax cross-entropy kernel body. Included once per (dtype, SIMD path) by
+ * fl_instance.h, which defines FL_T (float/double), FL_TS (f32/f64), FL_PATH, FL_EXP
+ * and FL_DLOG (the float64 log); no include guard on purpose.
  *
  * Per row (x = logits, m = max x, s = sum exp(x - m), lse = m + log s):
  *   sweep 1  m = max_c x_c                      (read the row: brings it into cache)
@@ -293,8 +293,8 @@ FL_INLINE double FL_FN(row)(const FL_FN(fl_ctx) * cx, int64_t i, int chunked)
             sums[2] += part[2];
         }
     }
-    loss = FL_FN(row_finish)(cx, i, m, xy, sums, FL_LOG(sums[0]), &alpha, &beta,
-                              &gamma);
+    loss = FL_FN(row_finish)(cx, i, m, xy, sums, FL_DLOG(sums[0]), &alpha, &beta,
+                             &gamma);
     if (g) {
         if (!chunked) {
             FL_FN(grad_body)(g, p, cx->w, c, (FL_T)alpha, (FL_T)beta, cx->pa, cx->pb,
@@ -358,7 +358,7 @@ FL_INLINE double FL_FN(tiny_block)(const FL_FN(fl_ctx) * cx, int64_t i0, int64_t
     }
 #pragma omp simd
     for (r = 0; r < nr; r++)
-        ls[r] = FL_LOG(s[r]);
+        ls[r] = FL_DLOG(s[r]);
     for (r = 0; r < nr; r++) {
         const int64_t i = i0 + r, y = cx->y[i];
         FL_T *g = cx->g ? cx->g + i * c : NULL;
@@ -475,8 +475,8 @@ static double FL_FN(row_split)(const FL_FN(fl_ctx) * cx, int64_t i, int nt,
                 sums[1] += parts[3 * k + 1];
                 sums[2] += parts[3 * k + 2];
             }
-            loss = FL_FN(row_finish)(cx, i, m, xy, sums, FL_LOG(sums[0]), &alpha, &beta,
-                              &gamma);
+            loss = FL_FN(row_finish)(cx, i, m, xy, sums, FL_DLOG(sums[0]), &alpha,
+                                     &beta, &gamma);
         }
         if (g) {
 #pragma omp for schedule(static)

@@ -12,7 +12,7 @@ import fastloss
 # Let the test modules import the twin (``_reference``) under any import mode.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-SIMD_PATHS = ("baseline", "avx2")
+SIMD_PATHS = ("baseline", "avx2", "avx512")
 
 
 @pytest.fixture

@@ -822,14 +822,15 @@ def test_element_bits_do_not_depend_on_position(simd_path, rng, name, variant, d
             assert_same_bits(alone, fused[0])
 
 
-def test_weighted_sum_bits_forward_vs_fused():
+@pytest.mark.parametrize("path", ["avx2", "avx512"])
+def test_weighted_sum_bits_forward_vs_fused(path):
     """The loss-only and the fused call give the same weighted float64 sum, bit for
     bit: gcc used to fuse w * l into the sum (FMA) in one specialisation of the
-    block loop and not in the other (fixed with FL_WSUM in fl_elementwise.c)."""
-    if "avx2" not in fastloss.config()["simd_available"]:
-        pytest.skip("the FMA path is needed to show it")
+    block loop and not in the other (fixed with FL_WSUM in fl_elementwise_impl.h)."""
+    if path not in fastloss.config()["simd_available"]:
+        pytest.skip(f"the FMA path {path!r} is needed to show it")
     rng = np.random.default_rng(0)
-    fastloss.set_simd("avx2")
+    fastloss.set_simd(path)
     try:
         for _ in range(200):
             x, y = rng.standard_normal(30), rng.random(30)

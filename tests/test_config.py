@@ -21,7 +21,7 @@ def test_config_dict():
     assert isinstance(cfg["openmp"], bool)
     assert isinstance(cfg["n_threads"], int) and cfg["n_threads"] >= 1
     assert "baseline" in cfg["simd_available"]
-    assert set(cfg["simd_available"]) <= {"baseline", "avx2"}
+    assert set(cfg["simd_available"]) <= {"baseline", "avx2", "avx512"}
     assert cfg["simd"] in cfg["simd_available"]
     assert cfg["simd"] == fastloss.get_simd()
     assert cfg["n_threads"] == fastloss.get_num_threads()
@@ -125,8 +125,23 @@ def test_simd_is_chosen_from_the_cpu_without_env_var():
     code = "import fastloss; print(fastloss.get_simd(), fastloss.__file__)"
     name, path = _python(code).split(maxsplit=1)
     assert Path(path).resolve() == Path(fastloss.__file__).resolve()
-    best = "avx2" if "avx2" in fastloss.config()["simd_available"] else "baseline"
-    assert name == best
+    # simd_available is in the order of preference: the best comes last
+    assert name == fastloss.config()["simd_available"][-1]
+
+
+def test_avx512_path_follows_the_cpu_flags():
+    """A build with the avx2 path (gcc on x86) has the avx512 one too, offered
+    exactly when the CPU has AVX-512 F/VL/BW/DQ and the OS saves its registers
+    (Linux hides the flags otherwise)."""
+    available = fastloss.config()["simd_available"]
+    cpuinfo = Path("/proc/cpuinfo")
+    lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
+    flag_lines = [x for x in lines if x.startswith("flags")]
+    if "avx2" not in available or not flag_lines:
+        pytest.skip("no avx2 path here, or no x86 /proc/cpuinfo")
+    flags = set(flag_lines[0].split(":", 1)[1].split())
+    want = {"avx512f", "avx512vl", "avx512bw", "avx512dq"} <= flags
+    assert ("avx512" in available) == want, (available, sorted(flags))
 
 
 def test_omp_num_threads_is_honoured(openmp):

@@ -328,12 +328,14 @@ def test_unknown_simd_name():
     assert fastloss.get_simd() in fastloss.config()["simd_available"]
 
 
-def test_set_simd_avx2_without_avx2_raises():
-    if "avx2" in fastloss.config()["simd_available"]:
-        pytest.skip("this CPU has AVX2+FMA")
+@pytest.mark.parametrize("name", ["avx2", "avx512"])
+def test_set_simd_unavailable_path_raises(name):
+    if name in fastloss.config()["simd_available"]:
+        pytest.skip(f"this CPU has the {name} path")
+    before = fastloss.get_simd()
     with pytest.raises(RuntimeError):
-        fastloss.set_simd("avx2")
-    assert fastloss.get_simd() == "baseline"
+        fastloss.set_simd(name)
+    assert fastloss.get_simd() == before
 
 
 @pytest.mark.parametrize("bad", [0, -2, 1.5])

@@ -1,0 +1,37 @@
+/* One SIMD path's instantiation of a kernel family, included by fl_instances.h with
+ * FL_PATH (the suffix of every function name), FL_PATH_FMA (1 where the target has
+ * FMA), FL_PATH_VBYTES (its vector width in bytes) and FL_IMPL (the family's kernel
+ * body) defined. No include guard on purpose.
+ *
+ * Includes the path's math helpers, then FL_IMPL once per dtype with FL_T, FL_TS
+ * (f32/f64), FL_F64 and the helpers' names defined: FL_EXP, FL_TLOG, FL_TLOG1P for
+ * FL_T, and FL_DEXP, FL_DLOG, FL_DLOG1P for double (defined by fl_instances.h). */
+#include "fl_math_impl.h"
+
+#define FL_T float
+#define FL_TS f32
+#define FL_F64 0
+#define FL_EXP FL_CAT2(fl_expf, FL_PATH)
+#define FL_TLOG FL_CAT2(fl_logf, FL_PATH)
+#define FL_TLOG1P FL_CAT2(fl_log1pf, FL_PATH)
+#include FL_IMPL
+#undef FL_T
+#undef FL_TS
+#undef FL_F64
+#undef FL_EXP
+#undef FL_TLOG
+#undef FL_TLOG1P
+
+#define FL_T double
+#define FL_TS f64
+#define FL_F64 1
+#define FL_EXP FL_DEXP
+#define FL_TLOG FL_DLOG
+#define FL_TLOG1P FL_DLOG1P
+#include FL_IMPL
+#undef FL_T
+#undef FL_TS
+#undef FL_F64
+#undef FL_EXP
+#undef FL_TLOG
+#undef FL_TLOG1P
