@@ -1,7 +1,8 @@
 """Type stubs for the compiled bindings (fastloss/_kernels.pyx).
 
 Every array argument is a 1-D C-contiguous buffer (the Python layer flattens and
-converts); the float ones are all float32 or all float64 within one call.
+converts); the float ones are all float32 or all float64 within one call. Each must
+have exactly the length its kernel uses (n * c, n, c, ...): ValueError otherwise.
 """
 
 from typing import Any

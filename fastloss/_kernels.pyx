@@ -2,12 +2,14 @@
 """Bindings to the C kernels in src_c/: typed memoryviews to pointers, GIL released.
 
 Nothing here validates semantics (fastloss/_validation.py does); the memoryview
-conversions are a last guard on dtype and contiguity, so a wrong buffer raises
-instead of being read out of bounds (lengths are checked by `rowwise` only: the
-other kernels trust n and c). A buffer not aligned to its itemsize, which NumPy
-allows and C does not, is passed through an aligned copy (`_realigned`).
+conversions are a last guard on dtype and contiguity, and every buffer's length is
+compared with the n, c (and t) it is read or written with, so a direct call with
+wrong lengths raises ValueError instead of reading or writing out of bounds. A
+buffer not aligned to its itemsize, which NumPy allows and C does not, is passed
+through an aligned copy (`_realigned`).
 """
 
+from cpython.pyport cimport PY_SSIZE_T_MAX
 from libc.stdint cimport int64_t
 
 import numpy as np
@@ -96,30 +98,75 @@ cdef extern from "fl_rowwise.h" nogil:
 cdef extern from "fl_dispatch.h" nogil:
     int FL_SIMD_BASELINE
     int FL_SIMD_AVX2
+    int FL_SIMD_AVX512
     int fl_simd_supported(int path)
     int fl_simd_get()
-    int FL_SIMD_AVX512
     int fl_simd_set(int path)
     int fl_simd_best()
     int fl_have_openmp()
     int fl_max_threads()
 
 
-# Pointer from a contiguous array, or NULL for None / empty (never dereferenced then).
-cdef inline const float *_cf32(const float[::1] v):
-    return &v[0] if v is not None and v.shape[0] > 0 else NULL
+cdef int _bad_buffer(
+    str fn, str arg, bint none, Py_ssize_t have, Py_ssize_t need
+) except -1:
+    if none:
+        raise ValueError(f"{fn} kernel: {arg} is required, got None")
+    raise ValueError(f"{fn} kernel: {arg} has length {have}, expected {need}")
 
-cdef inline const double *_cf64(const double[::1] v):
-    return &v[0] if v is not None and v.shape[0] > 0 else NULL
 
-cdef inline float *_wf32(float[::1] v):
-    return &v[0] if v is not None and v.shape[0] > 0 else NULL
+cdef Py_ssize_t _n_by_c(str fn, int64_t n, int64_t c, int64_t min_c) except -1:
+    """n * c, once n >= 0, c >= min_c and the product fits a buffer length (a
+    wrapped product could match a short buffer)."""
+    if n < 0:
+        raise ValueError(f"{fn} kernel: n must be >= 0, got {n}")
+    if c < min_c:
+        raise ValueError(f"{fn} kernel: c must be >= {min_c}, got {c}")
+    if n > PY_SSIZE_T_MAX or c > PY_SSIZE_T_MAX or (c > 0 and n > PY_SSIZE_T_MAX // c):
+        raise ValueError(f"{fn} kernel: n * c = {n} * {c} is too large")
+    return n * c
 
-cdef inline double *_wf64(double[::1] v):
-    return &v[0] if v is not None and v.shape[0] > 0 else NULL
 
-cdef inline const int64_t *_ci64(const int64_t[::1] v):
-    return &v[0] if v is not None and v.shape[0] > 0 else NULL
+# Pointer from a contiguous array of exactly `need` elements, or NULL for None (when
+# not `required`) or need == 0 (never dereferenced then). A wrong length raises
+# ValueError naming the argument `arg` of the binding `fn`: compared on the
+# memoryview, so a check costs one integer comparison.
+cdef inline int _take(
+    bint none, Py_ssize_t have, Py_ssize_t need, str fn, str arg, bint required
+) except -1:
+    """1 when the pointer is to be taken, 0 for NULL, or raises."""
+    if none:
+        if required:
+            _bad_buffer(fn, arg, none, have, need)
+        return 0
+    if have != need:
+        _bad_buffer(fn, arg, none, have, need)
+    return need > 0
+
+cdef inline const float *_cf32(
+    const float[::1] v, Py_ssize_t need, str fn, str arg, bint required=False
+) except? NULL:
+    return &v[0] if _take(v is None, 0 if v is None else v.shape[0], need, fn, arg, required) else NULL
+
+cdef inline const double *_cf64(
+    const double[::1] v, Py_ssize_t need, str fn, str arg, bint required=False
+) except? NULL:
+    return &v[0] if _take(v is None, 0 if v is None else v.shape[0], need, fn, arg, required) else NULL
+
+cdef inline float *_wf32(
+    float[::1] v, Py_ssize_t need, str fn, str arg, bint required=False
+) except? NULL:
+    return &v[0] if _take(v is None, 0 if v is None else v.shape[0], need, fn, arg, required) else NULL
+
+cdef inline double *_wf64(
+    double[::1] v, Py_ssize_t need, str fn, str arg, bint required=False
+) except? NULL:
+    return &v[0] if _take(v is None, 0 if v is None else v.shape[0], need, fn, arg, required) else NULL
+
+cdef inline const int64_t *_ci64(
+    const int64_t[::1] v, Py_ssize_t need, str fn, str arg
+) except? NULL:
+    return &v[0] if _take(v is None, 0 if v is None else v.shape[0], need, fn, arg, False) else NULL
 
 
 cdef inline bint _overlap(const void *a, Py_ssize_t na, const void *b, Py_ssize_t nb):
@@ -202,25 +249,28 @@ def softmax_cross_entropy(
 ):
     """Fused loss and gradient. Returns the loss ("sum", or "mean" when `mean`), or
     raises IndexError(position) for the first class index out of range, in which
-    case nothing was written."""
+    case nothing was written. ValueError, before anything is read or written, for
+    n < 0, c < 1, or a buffer whose length is not the one above."""
     cdef fl_sce_args a
     cdef int status
+    cdef str fn = "softmax_cross_entropy"
     cdef bint f32 = logits.dtype.itemsize == 4
+    cdef Py_ssize_t nc = _n_by_c(fn, n, c, 1)
     if f32:
-        a.logits = _cf32(logits)
-        a.prob = _cf32(prob)
-        a.weight = _cf32(weight)
-        a.sample_weight = _cf32(sample_weight)
-        a.grad = _wf32(grad)
-        a.loss_rows = _wf32(loss_rows)
+        a.logits = _cf32(logits, nc, fn, "logits", True)
+        a.prob = _cf32(prob, nc, fn, "prob")
+        a.weight = _cf32(weight, c, fn, "weight")
+        a.sample_weight = _cf32(sample_weight, n, fn, "sample_weight")
+        a.grad = _wf32(grad, nc, fn, "grad")
+        a.loss_rows = _wf32(loss_rows, n, fn, "loss_rows")
     else:
-        a.logits = _cf64(logits)
-        a.prob = _cf64(prob)
-        a.weight = _cf64(weight)
-        a.sample_weight = _cf64(sample_weight)
-        a.grad = _wf64(grad)
-        a.loss_rows = _wf64(loss_rows)
-    a.target = _ci64(target)
+        a.logits = _cf64(logits, nc, fn, "logits", True)
+        a.prob = _cf64(prob, nc, fn, "prob")
+        a.weight = _cf64(weight, c, fn, "weight")
+        a.sample_weight = _cf64(sample_weight, n, fn, "sample_weight")
+        a.grad = _wf64(grad, nc, fn, "grad")
+        a.loss_rows = _wf64(loss_rows, n, fn, "loss_rows")
+    a.target = _ci64(target, n, fn, "target")
     a.n = n
     a.c = c
     a.ignore_index = ignore_index
@@ -269,30 +319,52 @@ def elementwise(
     int n_threads,
 ):
     """Elementwise loss of kind `kind` (FL_EW_* in fl_elementwise.h): returns the
-    float64 sum of the (weighted) element losses; writes grad * grad_scale."""
+    float64 sum of the (weighted) element losses; writes grad * grad_scale. n is
+    len(x); ValueError, before anything is read or written, for c < 1, t < 1 (t == 0
+    is allowed with n == 0, as for a trailing axis of length 0), or a buffer whose
+    length is not the one above (sample_weight: t must divide n)."""
     cdef fl_ew_args a
     cdef int status
+    cdef str fn = "elementwise"
     cdef bint f32 = x.dtype.itemsize == 4
     cdef Py_ssize_t item = 4 if f32 else 8
     cdef Py_ssize_t nb
+    cdef Py_ssize_t n = x.shape[0]
+    cdef Py_ssize_t n_sw = 0
+    if c < 1:
+        raise ValueError(f"elementwise kernel: c must be >= 1, got {c}")
+    if t < 0 or (t == 0 and n > 0):
+        raise ValueError(f"elementwise kernel: t must be >= 1, got {t}")
+    if c > PY_SSIZE_T_MAX:
+        raise ValueError(f"elementwise kernel: c = {c} is too large")
+    if sample_weight is not None:
+        # one weight per run of t elements: n == len(sample_weight) * t
+        if t == 0:
+            n_sw = len(sample_weight)  # then n == 0: nothing is read
+        elif n % t != 0:
+            raise ValueError(
+                f"elementwise kernel: t = {t} does not divide n = {n} (sample_weight)"
+            )
+        else:
+            n_sw = n // t
     if f32:
-        a.input = _cf32(x)
-        a.target = _cf32(y)
-        a.weight = _cf32(weight)
-        a.sample_weight = _cf32(sample_weight)
-        a.pos_weight = _cf32(pos_weight)
-        a.grad = _wf32(grad)
-        a.loss_elems = _wf32(loss_elems)
+        a.input = _cf32(x, n, fn, "x", True)
+        a.target = _cf32(y, n, fn, "y", True)
+        a.weight = _cf32(weight, n, fn, "weight")
+        a.sample_weight = _cf32(sample_weight, n_sw, fn, "sample_weight")
+        a.pos_weight = _cf32(pos_weight, c, fn, "pos_weight")
+        a.grad = _wf32(grad, n, fn, "grad")
+        a.loss_elems = _wf32(loss_elems, n, fn, "loss_elems")
     else:
-        a.input = _cf64(x)
-        a.target = _cf64(y)
-        a.weight = _cf64(weight)
-        a.sample_weight = _cf64(sample_weight)
-        a.pos_weight = _cf64(pos_weight)
-        a.grad = _wf64(grad)
-        a.loss_elems = _wf64(loss_elems)
+        a.input = _cf64(x, n, fn, "x", True)
+        a.target = _cf64(y, n, fn, "y", True)
+        a.weight = _cf64(weight, n, fn, "weight")
+        a.sample_weight = _cf64(sample_weight, n_sw, fn, "sample_weight")
+        a.pos_weight = _cf64(pos_weight, c, fn, "pos_weight")
+        a.grad = _wf64(grad, n, fn, "grad")
+        a.loss_elems = _wf64(loss_elems, n, fn, "loss_elems")
     a.kind = kind
-    a.n = x.shape[0]
+    a.n = n
     a.c = c
     a.t = t
     a.p[0] = p0
@@ -302,16 +374,15 @@ def elementwise(
     a.grad_scale = grad_scale
     if a.n == 0:
         return 0.0
-    if y.shape[0] != a.n or (weight is not None and weight.shape[0] != a.n):
-        raise ValueError("elementwise kernel: length mismatch")
     if a.grad != NULL:
         nb = a.n * item
         if a.grad != a.input and _overlap(a.grad, nb, a.input, nb):
             raise ValueError("out overlaps the input without being the input itself")
         if (_overlap(a.grad, nb, a.target, nb)
                 or _overlap(a.grad, nb, a.weight, nb)
-                or _overlap(a.grad, nb, a.sample_weight, (a.n // t) * item)
-                or _overlap(a.grad, nb, a.pos_weight, c * item)
+                or _overlap(a.grad, nb, a.sample_weight, n_sw * item)
+                or (a.pos_weight != NULL
+                    and _overlap(a.grad, nb, a.pos_weight, c * item))
                 or _overlap(a.grad, nb, a.loss_elems, nb)):
             raise ValueError("out overlaps an input (target or a weight)")
     if _misaligned(<size_t>a.input | <size_t>a.target | <size_t>a.weight
@@ -419,39 +490,37 @@ def rowwise(
 ):
     """Row-wise loss of kind `kind` (FL_RW_* in fl_rowwise.h). Returns the loss
     ("sum", or "mean" when `mean`), or raises IndexError(position) for the first class
-    index out of range, in which case nothing was written."""
+    index out of range, in which case nothing was written. ValueError, before
+    anything is read or written, for n < 0, c < 0, or a buffer whose length is not
+    the one above."""
     cdef fl_rw_args a
     cdef int status
+    cdef str fn = "rowwise"
     cdef bint f32 = x.dtype.itemsize == 4
-    cdef Py_ssize_t nc = n * c
     if kind < 0 or kind >= FL_RW_TRIPLET + 1:
         raise ValueError(f"rowwise kernel: unknown kind {kind}")
-    for arr, size in ((x, nc), (x2, nc), (x3, nc), (target, n), (class_weight, c),
-                      (sample_weight, n), (grad, nc), (grad2, nc), (grad3, nc),
-                      (loss_rows, n)):
-        if arr is not None and arr.shape[0] != size:
-            raise ValueError("rowwise kernel: buffer length mismatch")
+    cdef Py_ssize_t nc = _n_by_c(fn, n, c, 0)
     if f32:
-        a.x = _cf32(x)
-        a.x2 = _cf32(x2)
-        a.x3 = _cf32(x3)
-        a.class_weight = _cf32(class_weight)
-        a.sample_weight = _cf32(sample_weight)
-        a.grad = _wf32(grad)
-        a.grad2 = _wf32(grad2)
-        a.grad3 = _wf32(grad3)
-        a.loss_rows = _wf32(loss_rows)
+        a.x = _cf32(x, nc, fn, "x", True)
+        a.x2 = _cf32(x2, nc, fn, "x2")
+        a.x3 = _cf32(x3, nc, fn, "x3")
+        a.class_weight = _cf32(class_weight, c, fn, "class_weight")
+        a.sample_weight = _cf32(sample_weight, n, fn, "sample_weight")
+        a.grad = _wf32(grad, nc, fn, "grad")
+        a.grad2 = _wf32(grad2, nc, fn, "grad2")
+        a.grad3 = _wf32(grad3, nc, fn, "grad3")
+        a.loss_rows = _wf32(loss_rows, n, fn, "loss_rows")
     else:
-        a.x = _cf64(x)
-        a.x2 = _cf64(x2)
-        a.x3 = _cf64(x3)
-        a.class_weight = _cf64(class_weight)
-        a.sample_weight = _cf64(sample_weight)
-        a.grad = _wf64(grad)
-        a.grad2 = _wf64(grad2)
-        a.grad3 = _wf64(grad3)
-        a.loss_rows = _wf64(loss_rows)
-    a.target = _ci64(target)
+        a.x = _cf64(x, nc, fn, "x", True)
+        a.x2 = _cf64(x2, nc, fn, "x2")
+        a.x3 = _cf64(x3, nc, fn, "x3")
+        a.class_weight = _cf64(class_weight, c, fn, "class_weight")
+        a.sample_weight = _cf64(sample_weight, n, fn, "sample_weight")
+        a.grad = _wf64(grad, nc, fn, "grad")
+        a.grad2 = _wf64(grad2, nc, fn, "grad2")
+        a.grad3 = _wf64(grad3, nc, fn, "grad3")
+        a.loss_rows = _wf64(loss_rows, n, fn, "loss_rows")
+    a.target = _ci64(target, n, fn, "target")
     a.kind = kind
     a.n = n
     a.c = c
@@ -493,22 +562,25 @@ def rowwise(
 
 
 def vexp(x, out):
-    """The kernels' vectorised exp, element-wise (for accuracy tests)."""
+    """The kernels' vectorised exp, element-wise (for accuracy tests); `out` is
+    required and of x's length (else ValueError)."""
     cdef int64_t n = x.shape[0]
     cdef const float *x32
     cdef float *o32
     cdef const double *x64
     cdef double *o64
+    if x.dtype.itemsize == 4:
+        x32 = _cf32(x, n, "vexp", "x", True)
+        o32 = _wf32(out, n, "vexp", "out", True)
+    else:
+        x64 = _cf64(x, n, "vexp", "x", True)
+        o64 = _wf64(out, n, "vexp", "out", True)
     if n == 0:
         return out
     if x.dtype.itemsize == 4:
-        x32 = _cf32(x)
-        o32 = _wf32(out)
         with nogil:
             fl_vexp_f32(x32, o32, n)
     else:
-        x64 = _cf64(x)
-        o64 = _wf64(out)
         with nogil:
             fl_vexp_f64(x64, o64, n)
     return out
@@ -577,26 +649,31 @@ cdef int _check_disjoint(
     return 0
 
 
-def _optim_dtype(str name, arrays):
-    """The common dtype (float32 or float64) of 1-D ndarrays of one length, or a
-    TypeError / ValueError. Contiguity and writability are checked again by the
+def _optim_dtype(str name, arrays, arg_names):
+    """The common dtype (float32 or float64) of 1-D ndarrays of one length (the
+    kernels read and write len(p) elements of each), or a TypeError / ValueError
+    naming the argument. Contiguity and writability are checked again by the
     memoryviews."""
-    for a in arrays:
+    for a, arg in zip(arrays, arg_names):
         if not isinstance(a, np.ndarray):
-            raise TypeError(f"{name}: expected numpy arrays, got {type(a).__name__}")
+            raise TypeError(
+                f"{name}: {arg} must be a numpy array, got {type(a).__name__}"
+            )
     dtype = arrays[0].dtype
     if dtype != np.float32 and dtype != np.float64:
         raise TypeError(f"{name}: expected float32 or float64 arrays, got {dtype}")
     n = arrays[0].shape[0] if arrays[0].ndim == 1 else -1
-    for a in arrays:
+    for a, arg in zip(arrays, arg_names):
         if a.dtype != dtype:
-            raise TypeError(f"{name}: mixed dtypes {dtype} and {a.dtype}")
+            raise TypeError(f"{name}: mixed dtypes {dtype} and {a.dtype} ({arg})")
         if a.ndim != 1:
-            raise ValueError(f"{name}: expected 1-D arrays, got {a.ndim}-D")
+            raise ValueError(f"{name}: {arg} must be 1-D, got {a.ndim}-D")
         if a.shape[0] != n:
-            raise ValueError(f"{name}: lengths differ ({n} and {a.shape[0]})")
+            raise ValueError(
+                f"{name}: {arg} has length {a.shape[0]}, expected len(p) = {n}"
+            )
         if not a.flags.c_contiguous:
-            raise ValueError(f"{name}: arrays must be contiguous")
+            raise ValueError(f"{name}: {arg} must be contiguous")
     return dtype
 
 
@@ -610,7 +687,7 @@ def adam_step(p, g, m, v, double decay, double b1, double b2, double sqrt_bc2,
     cdef const double[::1] g64
     cdef const char *ptrs[4]
     cdef int64_t n
-    dtype = _optim_dtype("adam_step", (p, g, m, v))
+    dtype = _optim_dtype("adam_step", (p, g, m, v), ("p", "g", "m", "v"))
     n = p.shape[0]
     if n == 0:
         return
@@ -643,7 +720,9 @@ def sgd_step(p, g, buf, double lr, double momentum, bint nesterov, int n_threads
     cdef double *bp64 = NULL
     cdef const char *ptrs[3]
     cdef int64_t n
-    dtype = _optim_dtype("sgd_step", (p, g) if buf is None else (p, g, buf))
+    dtype = _optim_dtype(
+        "sgd_step", (p, g) if buf is None else (p, g, buf), ("p", "g", "buf")
+    )
     n = p.shape[0]
     if n == 0:
         return

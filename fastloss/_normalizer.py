@@ -53,7 +53,9 @@ def cross_entropy_normalizer(
         Either class indices, an integer array (any integer dtype) of any shape
         (the logits' shape without the class axis), with values ``>= 0`` or equal
         to ``ignore_index`` (and ``< len(weight)`` when ``weight`` is given); or
-        class probabilities, a float array of shape ``(..., n_classes)``.
+        class probabilities, a float array of shape ``(..., n_classes)`` with
+        ``n_classes >= 1`` (the losses refuse logits without a class, so there is
+        no "mean" to normalise).
     weight : array_like of shape (n_classes,), optional
         Per-class weights (finite), as passed to the loss (``class_weight`` of
         `linear_cross_entropy`).
@@ -78,10 +80,11 @@ def cross_entropy_normalizer(
     Raises
     ------
     ValueError, TypeError
-        For a malformed argument, naming it: float class indices, a class index
-        below 0 (or at least ``len(weight)``) that is not ``ignore_index``, a
-        ``weight`` that is not 1-D or not finite, a ``sample_weight`` whose shape
-        does not match.
+        For a malformed argument, naming it: float class indices, probabilities
+        without a class (last axis of length 0), a class index below 0 (or at
+        least ``len(weight)``) that is not ``ignore_index``, a ``weight`` that is
+        empty, not 1-D or not finite, a ``sample_weight`` whose shape does not
+        match.
 
     Examples
     --------
@@ -107,6 +110,11 @@ def cross_entropy_normalizer(
                 "got a 0-d array"
             )
         n_classes = t.shape[-1]
+        if n_classes < 1:  # as softmax_cross_entropy refuses such logits
+            raise ValueError(
+                "target of probabilities must have at least one class (last axis "
+                f"is empty), got shape {t.shape}"
+            )
         lead = t.shape[:-1]
         _class_weight(weight, n_classes)  # validated; it does not enter D
         sw = weight_array(sample_weight, "sample_weight", lead, _F64)
@@ -165,6 +173,8 @@ def _class_weight(
     if arr.ndim != 1 or (n_classes is not None and arr.shape[0] != n_classes):
         want = "(n_classes,)" if n_classes is None else f"({n_classes},)"
         raise ValueError(f"weight must have shape {want}, got {arr.shape}")
+    if arr.shape[0] == 0:  # no class: the losses refuse it (see the logits)
+        raise ValueError("weight must have at least one class, got shape (0,)")
     if not np.isfinite(arr).all():
         raise ValueError("weight must be finite (it holds NaN or inf)")
     return np.asarray(arr, dtype=_F64)

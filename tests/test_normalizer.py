@@ -236,6 +236,17 @@ BAD = {
         "sample_weight",
     ),
     "ignore_index_float": ({"ignore_index": 0.5}, TypeError, "ignore_index"),
+    "soft_no_class": (
+        {"target": np.zeros((2, 0)), "weight": None},
+        ValueError,
+        "target",
+    ),
+    "weight_empty": ({"weight": np.zeros(0)}, ValueError, "weight"),
+    "weight_empty_all_ignored": (
+        {"target": np.full(2, -100), "weight": np.zeros(0)},
+        ValueError,
+        "weight",
+    ),
 }
 
 
@@ -247,6 +258,23 @@ def test_bad_arguments_raise_naming_them(case):
     args.update(change)
     with pytest.raises(exc, match=rf"\b{re.escape(name)}\b"):
         fastloss.cross_entropy_normalizer(**args)
+
+
+@pytest.mark.parametrize("shape", [(2, 0), (0, 0), (0,), (3, 2, 0)])
+def test_probabilities_without_a_class_are_refused_like_the_loss(shape):
+    """softmax_cross_entropy refuses logits with an empty class axis, with rows or
+    without: there is no loss, so no D either (not the row count, not 0)."""
+    p = np.zeros(shape)
+    with pytest.raises(ValueError, match="at least one class"):
+        fastloss.softmax_cross_entropy(np.zeros(shape), p, reduction="sum")
+    with pytest.raises(ValueError, match=r"\btarget\b.*at least one class"):
+        fastloss.cross_entropy_normalizer(p)
+    lead = shape[:-1]
+    with pytest.raises(ValueError, match=r"\btarget\b.*at least one class"):
+        fastloss.cross_entropy_normalizer(p, sample_weight=np.ones(lead))
+    # one class is the smallest problem: D is the row count, as for the loss
+    one = np.ones(lead + (1,))
+    assert fastloss.cross_entropy_normalizer(one) == float(np.prod(lead))
 
 
 def test_out_of_range_message_gives_position_and_value():

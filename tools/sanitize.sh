@@ -100,7 +100,10 @@ rm -rf "$logs"
 mkdir -p "$logs"
 
 # 4. Canaries: the set-up must catch a heap overflow and a signed overflow, both
-#    provoked through the private bindings, which trust the sizes they are given.
+#    provoked in the instrumented kernels by calling their C entry points through
+#    ctypes (the bindings check every length, so they can provoke neither): vexp
+#    reads one float past a buffer of 4; Adam's block count n + FL_CHUNK - 1
+#    overflows for n = INT64_MAX before any element is touched.
 canary() {  # canary NAME PATTERN CODE: CODE must die with a report matching PATTERN
     local d=$logs/canary
     mkdir -p "$d"
@@ -116,11 +119,15 @@ canary() {  # canary NAME PATTERN CODE: CODE must die with a report matching PAT
     echo "sanitize: canary '$1' caught"
     rm -rf "$d"
 }
-sce='k.softmax_cross_entropy(np.zeros(4, np.float32), np.zeros(2, np.int64), None, None'
+lib='import ctypes as c; lib = c.CDLL(k.__file__)
+P = lambda a: c.c_void_p(a.ctypes.data)'
 canary heap-overflow 'ERROR: AddressSanitizer: heap-buffer-overflow' \
-    "$sce, None, None, None, 2, 10, -100, 0.0, 0.0, True, 1)"
+    "$lib; x, out = np.zeros(4, np.float32), np.zeros(5, np.float32)
+lib.fl_vexp_f32(P(x), P(out), c.c_int64(5))"
 canary signed-overflow 'runtime error: signed integer overflow' \
-    "$sce, None, np.zeros(4, np.float32), None, 2**62, 4, -100, 0.0, 0.0, True, 1)"
+    "$lib; b = [np.zeros(4) for _ in range(4)]
+lib.fl_adam_f64(*map(P, b), c.c_int64(2**63 - 1), (c.c_double * 6)(1, .9, .9, 1, 1, 1),
+                c.c_int(1))"
 
 # 5. The suite, against the installed build. --capture=sys leaves file descriptor 2
 #    alone: a report that aborts the process (UBSan writes to stderr even with a
