@@ -172,17 +172,20 @@ def check_out(
         raise ValueError(f"out must have shape {shape}, got {out.shape}")
     if out.dtype != dtype:
         raise ValueError(f"out must have dtype {dtype}, got {out.dtype}")
-    if not out.flags.c_contiguous:
+    flags = out.flags  # one flags object: each .flags access builds a new one
+    if not flags.c_contiguous:
         raise ValueError("out must be C-contiguous")
-    if not out.flags.writeable:
+    if not flags.writeable:
         raise ValueError("out is read-only")
+    if out.size == 0:
+        return
     for arg_name, original, kernel_dtype in inputs:
         if (
-            not isinstance(original, np.ndarray)
+            original is None
+            or not isinstance(original, np.ndarray)
             or (original is allow_alias and out is original)  # in place
             or (original.dtype == kernel_dtype and original.flags.c_contiguous)
             or original.size == 0
-            or out.size == 0
         ):
             continue
         if np.may_share_memory(original, out):
