@@ -322,7 +322,8 @@ def elementwise(
     float64 sum of the (weighted) element losses; writes grad * grad_scale. n is
     len(x); ValueError, before anything is read or written, for c < 1, t < 1 (t == 0
     is allowed with n == 0, as for a trailing axis of length 0), or a buffer whose
-    length is not the one above (sample_weight: t must divide n)."""
+    length is not the one above (sample_weight: t must divide n; with n == 0 the
+    lengths of sample_weight and pos_weight are free, as nothing is read)."""
     cdef fl_ew_args a
     cdef int status
     cdef str fn = "elementwise"
@@ -331,6 +332,7 @@ def elementwise(
     cdef Py_ssize_t nb
     cdef Py_ssize_t n = x.shape[0]
     cdef Py_ssize_t n_sw = 0
+    cdef Py_ssize_t n_pw = c
     if c < 1:
         raise ValueError(f"elementwise kernel: c must be >= 1, got {c}")
     if t < 0 or (t == 0 and n > 0):
@@ -347,12 +349,16 @@ def elementwise(
             )
         else:
             n_sw = n // t
+    if n == 0 and pos_weight is not None:
+        # nothing is read: a trailing axis of length 0 comes with a pos_weight of
+        # length 0 (or 1, broadcast), while the caller passes c >= 1
+        n_pw = len(pos_weight)
     if f32:
         a.input = _cf32(x, n, fn, "x", True)
         a.target = _cf32(y, n, fn, "y", True)
         a.weight = _cf32(weight, n, fn, "weight")
         a.sample_weight = _cf32(sample_weight, n_sw, fn, "sample_weight")
-        a.pos_weight = _cf32(pos_weight, c, fn, "pos_weight")
+        a.pos_weight = _cf32(pos_weight, n_pw, fn, "pos_weight")
         a.grad = _wf32(grad, n, fn, "grad")
         a.loss_elems = _wf32(loss_elems, n, fn, "loss_elems")
     else:
@@ -360,7 +366,7 @@ def elementwise(
         a.target = _cf64(y, n, fn, "y", True)
         a.weight = _cf64(weight, n, fn, "weight")
         a.sample_weight = _cf64(sample_weight, n_sw, fn, "sample_weight")
-        a.pos_weight = _cf64(pos_weight, c, fn, "pos_weight")
+        a.pos_weight = _cf64(pos_weight, n_pw, fn, "pos_weight")
         a.grad = _wf64(grad, n, fn, "grad")
         a.loss_elems = _wf64(loss_elems, n, fn, "loss_elems")
     a.kind = kind

@@ -137,6 +137,14 @@ def n_threads_beyond_c_int():
     return Case("mse_loss", [np.ones(2), np.zeros(2)], kw)
 
 
+def empty_input_with_empty_pos_weight():
+    # (0, 0) logits: pos_weight of length 0 broadcasts on the empty last axis, and
+    # the kernel is handed c = 1; the length-checking bindings refused it
+    kw = {"pos_weight": np.zeros(0)}
+    x = np.zeros((0, 0), np.float32)
+    return Case("binary_cross_entropy_with_logits_and_grad", [x, x], kw)
+
+
 # name -> (builder, what the call must do now)
 CASES = {
     f.__name__: (f, outcome)
@@ -159,5 +167,6 @@ CASES = {
         (n_threads_beyond_c_int, "error"),
         (subnormal_sample_weights_softmax, "ok"),
         (subnormal_sample_weights_mse, "ok"),
+        (empty_input_with_empty_pos_weight, "ok"),
     ]
 }
