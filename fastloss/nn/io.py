@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-import zipfile
 from typing import Any, Callable, Union
 
 import numpy as np
@@ -70,6 +69,12 @@ def _read(path: PathLike) -> dict[str, npt.NDArray[Any]]:
         raise FileNotFoundError(f"no model file at {name!r}")
     if os.path.isdir(name):
         raise ValueError(f"{name!r} is a directory, not a model file")
+    # zipfile on use only: np.load imports it for archives anyway, and at import
+    # time it pulls in pathlib, urllib.parse and ipaddress, whose start-up trips
+    # CPython 3.11's maybe_small_long (uninitialised digit) under valgrind for
+    # every program that imports fastloss.nn (tools/valgrind.sh).
+    import zipfile
+
     try:
         loaded = np.load(name, allow_pickle=False)
         if not isinstance(loaded, np.lib.npyio.NpzFile):
