@@ -994,6 +994,15 @@ def model_focal(case, either):
         reduction=red,
     )
     exp = _expected(r, rd, cd, red, case.grad)
+    if g == 0 and alpha is None:
+        # documented: then the call runs the softmax cross-entropy kernel, whose
+        # loss is (m - x_y) + log(sum), accurate to its absolute error scale, not
+        # the focal twin's log1p (a confident row's loss of 5e-41 comes out 0)
+        ce = ref_sce.reference(
+            x, target, ignore_index=ignore, sample_weight=sw, reduction=red
+        )
+        with np.errstate(all="ignore"):
+            exp.loss_scale = np.maximum(np.abs(r.loss_scale), np.abs(ce.loss_scale))
     # as for softmax cross-entropy: rows documented NaN, which the twin's "mean"
     # over D == 0 zeroes
     exp.nan_free = _bad_rows(x, target, ignore)
