@@ -905,6 +905,8 @@ def model_sce(case, either):
     r = ref_sce.reference(x, target, **opts)
     exp = _expected(r, rd, cd, red, case.grad)
     ins = (target if target.dtype.kind == "f" else None, w, sw)
+    if target.dtype.kind == "f":  # p_c (lse - x_c), |lse - x_c| <= 2 max|x| + log C
+        ins += (x, np.float64(2.0))
     ins += (x, x, np.float64(z), np.float64(2.0)) if z else ()  # z lse^2, 2 z lse
     exp.overflow = _overflow(cd, r.loss_scale, *exp.grad_scales, inputs=ins)
     exp.nan_free = _bad_rows(x, target, ignore)
