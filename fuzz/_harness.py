@@ -917,6 +917,24 @@ def model_sce(case, either):
     )
     if target.dtype.kind == "f" and not np.isfinite(target).all():
         exp.nan_free = True  # inf probabilities: inf - inf in any order
+    if target.dtype.kind == "f" and case.grad and exp.grad_scales:
+        # The kernel's exp returns 0 below the dtype's normal range (documented in
+        # fl_math_impl.h): a softmax entry under `tiny` is lost, times the row's
+        # coefficient sum_c w_c p'_c, which unnormalised probabilities (used as
+        # given) can make huge (1e37 in float32). Allowed as absolute slack.
+        with np.errstate(all="ignore"):
+            rows_p = np.abs(target.reshape(-1, c))
+            wc = np.ones(c) if w is None else np.abs(w.astype(F64))
+            coef = rows_p @ wc + (eps * float(np.sum(wc)) if eps else 0.0)
+            if sw is not None:
+                coef = coef * np.abs(sw.reshape(-1))
+            if red == "mean":
+                d = float(np.sum(np.ones(n_rows) if sw is None else sw))
+                coef = coef / abs(d) if d != 0 else coef * 0.0
+            slack = 4 * float(np.finfo(cd).tiny) * coef / RTOL[cd]
+            g0 = np.abs(np.asarray(exp.grad_scales[0], dtype=F64))
+            slack = np.where(np.isfinite(slack), slack, 0.0)
+            exp.grad_scales = (g0 + slack.reshape(g0.shape[:-1] + (1,)),)
     if red == "mean":
         exp.ill_mean = _ill(_sce_denominator_terms(target, w, sw, ignore, c), cd)
     if ppl:
