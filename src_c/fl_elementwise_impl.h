@@ -33,6 +33,17 @@ typedef struct {
 
 /* ---- the block loop, specialised per kind and per output set ------------------ */
 
+/* Internal kinds past FL_EW_COUNT: sigmoid focal on a block whose targets are all 0
+ * or 1, with any gamma or with gamma = 2 (chosen per block by ew_block_any), and BCE
+ * with logits without label smoothing (chosen per call by fl_ew_run), on such a
+ * block without pos_weight (per block). */
+#ifndef FL_EW_FOCAL_HARD
+#define FL_EW_FOCAL_HARD (FL_EW_COUNT + 1)
+#define FL_EW_FOCAL_HARD2 (FL_EW_COUNT + 2)
+#define FL_EW_BCE_NOLS (FL_EW_COUNT + 3) /* BCE with logits, label smoothing 0 */
+#define FL_EW_BCE_HARD (FL_EW_COUNT + 4) /* ... and no pos_weight, y in {0, 1} */
+#endif
+
 FL_INLINE FL_T FL_FN(ew_elem)(const int kind, FL_T x, FL_T y, FL_T pw,
                               const FL_FN(fl_ew_ctx) * cx, FL_T *g)
 {
@@ -51,6 +62,14 @@ FL_INLINE FL_T FL_FN(ew_elem)(const int kind, FL_T x, FL_T y, FL_T pw,
         return FL_FN(ew_bce_prob)(x, y, pw, cx, g);
     case FL_EW_SIGMOID_FOCAL:
         return FL_FN(ew_sigmoid_focal)(x, y, pw, cx, g);
+    case FL_EW_FOCAL_HARD:
+        return FL_FN(ew_sigmoid_focal_hard)(x, y, pw, cx, g);
+    case FL_EW_FOCAL_HARD2:
+        return FL_FN(ew_sigmoid_focal_hard2)(x, y, pw, cx, g);
+    case FL_EW_BCE_NOLS:
+        return FL_FN(ew_bce_logits_nols)(x, y, pw, cx, g);
+    case FL_EW_BCE_HARD:
+        return FL_FN(ew_bce_logits_hard)(x, y, pw, cx, g);
     default:
         return FL_FN(ew_mse)(x, y, pw, cx, g);
     }
@@ -133,10 +152,25 @@ FL_INLINE double FL_FN(ew_block_kind)(const FL_FN(fl_ew_ctx) * cx, int64_t k0,
                     : FL_FN(ew_block)(cx, k0, k1, kind, 0, 0, 0);
 }
 
+/* 1 when every target in [k0, k1) is 0 or 1. */
+FL_INLINE int FL_FN(ew_hard_targets)(const FL_T *y, int64_t k0, int64_t k1)
+{
+    int soft = 0;
+    int64_t k;
+#pragma omp simd reduction(| : soft)
+    for (k = k0; k < k1; k++)
+        soft |= !(y[k] == 0 || y[k] == 1);
+    return !soft;
+}
+
 /* One out-of-line block function per kind: the switch is outside every loop. */
 static double FL_FN(ew_block_any)(const FL_FN(fl_ew_ctx) * cx, int64_t k0, int64_t k1,
                                   int kind)
 {
+    if (kind == FL_EW_SIGMOID_FOCAL && FL_FN(ew_hard_targets)(cx->y, k0, k1))
+        kind = cx->p1 == 2 ? FL_EW_FOCAL_HARD2 : FL_EW_FOCAL_HARD;
+    else if (kind == FL_EW_BCE_NOLS && !cx->pw && FL_FN(ew_hard_targets)(cx->y, k0, k1))
+        kind = FL_EW_BCE_HARD;
     switch (kind) {
     case FL_EW_BCE_LOGITS:
         return FL_FN(ew_block_kind)(cx, k0, k1, FL_EW_BCE_LOGITS);
@@ -152,6 +186,14 @@ static double FL_FN(ew_block_any)(const FL_FN(fl_ew_ctx) * cx, int64_t k0, int64
         return FL_FN(ew_block_kind)(cx, k0, k1, FL_EW_BCE_PROB);
     case FL_EW_SIGMOID_FOCAL:
         return FL_FN(ew_block_kind)(cx, k0, k1, FL_EW_SIGMOID_FOCAL);
+    case FL_EW_FOCAL_HARD:
+        return FL_FN(ew_block_kind)(cx, k0, k1, FL_EW_FOCAL_HARD);
+    case FL_EW_FOCAL_HARD2:
+        return FL_FN(ew_block_kind)(cx, k0, k1, FL_EW_FOCAL_HARD2);
+    case FL_EW_BCE_NOLS:
+        return FL_FN(ew_block_kind)(cx, k0, k1, FL_EW_BCE_NOLS);
+    case FL_EW_BCE_HARD:
+        return FL_FN(ew_block_kind)(cx, k0, k1, FL_EW_BCE_HARD);
     default:
         return FL_FN(ew_block_kind)(cx, k0, k1, FL_EW_MSE);
     }
@@ -207,7 +249,9 @@ static int FL_FN(fl_ew_run)(fl_ew_args *a, int n_threads)
     nt = 1;
 #endif
     {
-        const FL_FN(ew_span) span = {&cx, a->kind};
+        const int kind =
+            a->kind == FL_EW_BCE_LOGITS && cx.p0 == 0 ? FL_EW_BCE_NOLS : a->kind;
+        const FL_FN(ew_span) span = {&cx, kind};
         if (fl_sum_blocks(FL_FN(ew_block_of), &span, nb, nt, &total) != 0)
             return FL_EW_ENOMEM;
     }

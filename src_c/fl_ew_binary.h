@@ -14,15 +14,10 @@
 #define FL_EW_RND(v) ((v) + (FL_T)0)
 #endif
 
-/* exp(-|x|) in (0, 1] (0 for |x| = inf, NaN for NaN), to be fed to a log.
- * The factor (x == x ? 1 : x) is exact (1, or the NaN x whose exp is NaN anyway) and
- * is there for the vectoriser: without it GCC 12 threads FL_EXP's overflow branch
- * into the NaN test of the log that follows, leaving a select on masks of mixed
- * precision that it cannot vectorise, and the whole loop runs scalar (5-10x slower;
- * tests/test_binary.py checks the speed). */
-FL_INLINE FL_T FL_FN(ew_exp_nabs)(FL_T x, FL_T ax)
+/* exp(-|x|) in (0, 1] (0 for |x| = inf, NaN for NaN), to be fed to a log. */
+FL_INLINE FL_T FL_FN(ew_exp_nabs)(FL_T ax)
 {
-    return FL_EW_RND(FL_EXP(-ax) * (x == x ? (FL_T)1 : x));
+    return FL_EW_RND(FL_EXPNP(-ax));
 }
 
 /* Keras label smoothing y (1 - ls) + ls / 2 (ls / 2 is exact). */
@@ -36,14 +31,17 @@ FL_INLINE FL_T FL_FN(ew_smooth)(FL_T y, FL_T ls)
  *   softplus(+-x) = max(+-x, 0) + log1p(exp(-|x|))   (no overflow for any x)
  *   d/dx = (1 - y') sigmoid(x) - pw y' sigmoid(-x)
  * A term whose coefficient is 0 is 0 even where its softplus is inf (x = +-inf). */
-FL_INLINE FL_T FL_FN(ew_bce_logits)(FL_T x, FL_T y, FL_T pw,
-                                    const FL_FN(fl_ew_ctx) * cx, FL_T *g)
+FL_INLINE FL_T FL_FN(ew_bce_logits_s)(FL_T x, FL_T y, FL_T pw,
+                                      const FL_FN(fl_ew_ctx) * cx, FL_T *g,
+                                      const int smooth)
 {
-    const FL_T ys = FL_FN(ew_smooth)(y, cx->p0);
+    /* smooth = 0 (no label smoothing, the usual call): y' = y + 0, the value
+     * ew_smooth gives for ls = 0, with two operations fewer */
+    const FL_T ys = smooth ? FL_FN(ew_smooth)(y, cx->p0) : FL_EW_RND(y);
     const FL_T a = pw * ys, b = 1 - ys;
     const FL_T ax = x < 0 ? -x : x;
-    const FL_T e = FL_FN(ew_exp_nabs)(x, ax);  /* in (0, 1]; 0 for |x| = inf */
-    const FL_T lp = FL_EW_RND(FL_TLOG1P(e));
+    const FL_T e = FL_FN(ew_exp_nabs)(ax);  /* in (0, 1]; 0 for |x| = inf */
+    const FL_T lp = FL_EW_RND(FL_TLOG1P01(e));
     const FL_T sp_neg = (x > 0 ? x : 0) + lp;  /* softplus(x)  = -log(1 - sigmoid) */
     const FL_T sp_pos = (x < 0 ? -x : 0) + lp; /* softplus(-x) = -log sigmoid     */
     const FL_T inv = 1 / (1 + e);
@@ -51,6 +49,39 @@ FL_INLINE FL_T FL_FN(ew_bce_logits)(FL_T x, FL_T y, FL_T pw,
     const FL_T sig_neg = x >= 0 ? e * inv : inv;
     *g = FL_EW_RND(b * sig) - FL_EW_RND(a * sig_neg);
     return (a == 0 ? 0 : FL_EW_RND(a * sp_pos)) + (b == 0 ? 0 : FL_EW_RND(b * sp_neg));
+}
+
+FL_INLINE FL_T FL_FN(ew_bce_logits)(FL_T x, FL_T y, FL_T pw,
+                                    const FL_FN(fl_ew_ctx) * cx, FL_T *g)
+{
+    return FL_FN(ew_bce_logits_s)(x, y, pw, cx, g, 1);
+}
+
+FL_INLINE FL_T FL_FN(ew_bce_logits_nols)(FL_T x, FL_T y, FL_T pw,
+                                         const FL_FN(fl_ew_ctx) * cx, FL_T *g)
+{
+    return FL_FN(ew_bce_logits_s)(x, y, pw, cx, g, 0);
+}
+
+/* No label smoothing, no pos_weight, and every target of the block 0 or 1: one side
+ * only. The same bits as ew_bce_logits_nols for such a target (a = y, b = 1 - y: the
+ * other side's terms are exact zeros; 0 - s~ keeps the sign of a zero gradient). */
+FL_INLINE FL_T FL_FN(ew_bce_logits_hard)(FL_T x, FL_T y, FL_T pw,
+                                         const FL_FN(fl_ew_ctx) * cx, FL_T *g)
+{
+    const int one = y == 1;
+    const FL_T ax = x < 0 ? -x : x;
+    const FL_T e = FL_FN(ew_exp_nabs)(ax);
+    const FL_T lp = FL_EW_RND(FL_TLOG1P01(e));
+    const FL_T inv = 1 / (1 + e), einv = e * inv;
+    (void)pw;
+    (void)cx;
+    if (one) {
+        *g = 0 - (x >= 0 ? einv : inv); /* -sigmoid(-x) */
+        return (x < 0 ? -x : 0) + lp;   /* softplus(-x) */
+    }
+    *g = x >= 0 ? inv : einv; /* sigmoid(x) */
+    return (x > 0 ? x : 0) + lp;
 }
 
 /* Binary cross-entropy on probabilities (Keras, from_logits=False), y' as above
@@ -116,34 +147,92 @@ FL_INLINE FL_T FL_FN(ew_bce_prob)(FL_T x, FL_T y, FL_T pw, const FL_FN(fl_ew_ctx
  *   a = 0: loss 0 (a weight 0); ce = inf: loss inf (u = c1 > 0, however small
  *   u^gamma rounds).
  * Targets outside [0, 1] can make D <= 0 and give NaN, as torchvision would. */
-FL_INLINE FL_T FL_FN(ew_sigmoid_focal)(FL_T x, FL_T y, FL_T pw,
-                                       const FL_FN(fl_ew_ctx) * cx, FL_T *g)
+FL_INLINE FL_T FL_FN(ew_focal_one)(FL_T x, FL_T y, const FL_FN(fl_ew_ctx) * cx, FL_T *g,
+                                   const int hard, const int g2)
 {
     const FL_T alpha = cx->p0, gamma = cx->p1;
     const FL_T ax = x < 0 ? -x : x;
-    const FL_T e = FL_FN(ew_exp_nabs)(x, ax);
-    const FL_T lp = FL_EW_RND(FL_TLOG1P(e));
-    const FL_T inv = 1 / (1 + e);
-    const FL_T s = x >= 0 ? inv : e * inv, sn = x >= 0 ? e * inv : inv;
-    const FL_T c1 = x >= 0 ? 1 - y : y, c2 = 1 - c1;
-    const FL_T d = c1 + FL_EW_RND(c2 * e);
-    const FL_T ce = c1 == 0 ? lp : lp + FL_EW_RND(c1 * ax);
-    const FL_T logu = -lp + (c1 == 0 ? -ax : FL_EW_RND(FL_TLOG(d)));
-    const FL_T r = c1 == 0 ? inv : e * inv / d;
-    const FL_T gl = gamma == 0 || logu == 0 ? 0 : gamma * logu;
-    const FL_T ug = FL_EW_RND(FL_EXP(gl)); /* u^gamma */
-    const FL_T at =
-        alpha < 0 ? 1 : FL_EW_RND(alpha * y) + FL_EW_RND((1 - alpha) * (1 - y));
-    const FL_T aug = at * ug;
-    /* gamma u^gamma ce r (1 - 2y), with 0 where a factor is 0: neither an infinite
-     * ce nor an infinite gamma (float32 above 3.4e38) can give inf * 0 */
-    const FL_T gug = ug == 0 ? 0 : gamma * ug;
-    const FL_T cr = r == 0 ? 0 : ce * r;
-    const FL_T gterm = cr == 0 ? 0 : gug * (cr * (1 - 2 * y));
-    /* ce = inf has u = c1 > 0: the loss is inf even if u^gamma underflowed */
-    const FL_T cu = ce == (FL_T)INFINITY ? ce : ug * ce;
-    const FL_T dce = FL_EW_RND((1 - y) * s) - FL_EW_RND(y * sn);
+    const FL_T e = FL_FN(ew_exp_nabs)(ax);
+    const FL_T lp = FL_EW_RND(FL_TLOG1P01(e));
+    const FL_T inv = 1 / (1 + e), einv = e * inv;
+    const FL_T s = x >= 0 ? inv : einv, sn = x >= 0 ? einv : inv;
+    const FL_T c1 = x >= 0 ? 1 - y : y;
+    FL_T ce, logu, r, ug;
+    if (hard) {
+        /* y in {0, 1}: c1 in {0, 1}, D = e or 1, log D = -|x| or 0, r = 1 / (1 + e)
+         * or e / (1 + e): no log and no division by D */
+        ce = c1 == 0 ? lp : lp + ax;
+        logu = c1 == 0 ? -lp + -ax : -lp;
+        r = c1 == 0 ? inv : einv;
+    } else {
+        const FL_T c2 = 1 - c1;
+        const FL_T d = c1 + FL_EW_RND(c2 * e);
+        ce = c1 == 0 ? lp : lp + FL_EW_RND(c1 * ax);
+        logu = -lp + (c1 == 0 ? -ax : FL_EW_RND(FL_TLOG(d)));
+        r = c1 == 0 ? inv : einv / d;
+    }
+    if (hard && g2) {
+        /* gamma = 2 on a hard target: u^2 with u = s~ or s directly (no exp); it
+         * underflows where exp(2 log u) does, gradually instead of at once */
+        const FL_T u = c1 == 0 ? einv : inv;
+        ug = FL_EW_RND(u * u);
+    } else {
+        /* u^gamma; gamma log u <= 0 for hard targets (no overflow clamp needed) */
+        const FL_T gl = gamma == 0 || logu == 0 ? 0 : gamma * logu;
+        ug = FL_EW_RND(hard ? FL_EXPNP(gl) : FL_EXP(gl));
+    }
+    {
+        /* hard targets pick alpha or 1 - alpha, -s~ or s and -1 or 1 instead of
+         * weighting both sides by y and 1 - y */
+        const int one = y == 1;
+        const FL_T at =
+            alpha < 0 ? 1
+            : hard    ? (one ? alpha : 1 - alpha)
+                      : FL_EW_RND(alpha * y) + FL_EW_RND((1 - alpha) * (1 - y));
+        const FL_T aug = at * ug;
+        /* gamma u^gamma ce r (1 - 2y), with 0 where a factor is 0: neither an
+         * infinite ce nor an infinite gamma (float32 above 3.4e38) can give inf * 0 */
+        const FL_T gug = ug == 0 ? 0 : gamma * ug;
+        const FL_T cr = r == 0 ? 0 : ce * r;
+        const FL_T crs = hard ? (one ? -cr : cr) : cr * (1 - 2 * y);
+        const FL_T gterm = cr == 0 ? 0 : gug * crs;
+        /* ce = inf has u = c1 > 0: the loss is inf even if u^gamma underflowed */
+        const FL_T cu = ce == (FL_T)INFINITY ? ce : ug * ce;
+        const FL_T dce =
+            hard ? (one ? 0 - sn : s) : FL_EW_RND((1 - y) * s) - FL_EW_RND(y * sn);
+        *g = FL_EW_RND(aug * dce) + FL_EW_RND(at * gterm);
+        return FL_EW_RND(at == 0 ? 0 : at * cu);
+    }
+}
+
+/* Any target: the hard-target form where y is 0 or 1 (u^2 for gamma = 2 there, as
+ * in the hard-target-only blocks), the general one elsewhere, so an element gets the
+ * same bits whichever kind of block it sits in. */
+FL_INLINE FL_T FL_FN(ew_sigmoid_focal)(FL_T x, FL_T y, FL_T pw,
+                                       const FL_FN(fl_ew_ctx) * cx, FL_T *g)
+{
+    FL_T gh, gs;
+    const FL_T lh = cx->p1 == 2 ? FL_FN(ew_focal_one)(x, y, cx, &gh, 1, 1)
+                                : FL_FN(ew_focal_one)(x, y, cx, &gh, 1, 0);
+    const FL_T ls = FL_FN(ew_focal_one)(x, y, cx, &gs, 0, 0);
+    const int hard = y == 0 || y == 1;
     (void)pw;
-    *g = FL_EW_RND(aug * dce) + FL_EW_RND(at * gterm);
-    return FL_EW_RND(at == 0 ? 0 : at * cu);
+    *g = hard ? gh : gs;
+    return hard ? lh : ls;
+}
+
+/* Blocks whose targets are all 0 or 1 (the usual case): the hard-target form only;
+ * g2: gamma = 2 (the default). */
+FL_INLINE FL_T FL_FN(ew_sigmoid_focal_hard)(FL_T x, FL_T y, FL_T pw,
+                                            const FL_FN(fl_ew_ctx) * cx, FL_T *g)
+{
+    (void)pw;
+    return FL_FN(ew_focal_one)(x, y, cx, g, 1, 0);
+}
+
+FL_INLINE FL_T FL_FN(ew_sigmoid_focal_hard2)(FL_T x, FL_T y, FL_T pw,
+                                             const FL_FN(fl_ew_ctx) * cx, FL_T *g)
+{
+    (void)pw;
+    return FL_FN(ew_focal_one)(x, y, cx, g, 1, 1);
 }

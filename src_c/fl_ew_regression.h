@@ -137,8 +137,8 @@ FL_INLINE FL_T FL_FN(ew_log_cosh)(FL_T x, FL_T y, FL_T pw, const FL_FN(fl_ew_ctx
                                   FL_T *g)
 {
     const FL_T r = x - y, a = FL_FN(ew_abs)(r);
-    const FL_T e = FL_EXP(-2 * a);
-    const FL_T l_big = ((a - FL_LN2_HI) + FL_TLOG1P(e)) - FL_LN2_LO;
+    const FL_T e = FL_EXPNP(-2 * a);
+    const FL_T l_big = ((a - FL_LN2_HI) + FL_TLOG1P01(e)) - FL_LN2_LO;
     const FL_T t_big = (1 - e) / (1 + e);
     const FL_T z = a * a;
     const FL_T l_small = a * (a * FL_FN(ew_log_cosh_p)(z)); /* not z P: z underflows */

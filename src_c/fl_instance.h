@@ -4,7 +4,9 @@
  * body) defined. No include guard on purpose.
  *
  * Includes the path's math helpers, then FL_IMPL once per dtype with FL_T, FL_TS
- * (f32/f64), FL_F64 and the helpers' names defined: FL_EXP, FL_TLOG, FL_TLOG1P for
+ * (f32/f64), FL_F64 and the helpers' names defined: FL_EXP, FL_TLOG, FL_TLOG1P (and
+ * FL_EXPNP, exp for arguments <= 0 without the overflow clamp, and FL_TLOG1P01,
+ * log1p for arguments in [0, 1], division-free for float) for
  * FL_T, and FL_DEXP, FL_DLOG, FL_DLOG1P for double (defined by fl_instances.h). */
 #include "fl_math_impl.h"
 
@@ -12,26 +14,34 @@
 #define FL_TS f32
 #define FL_F64 0
 #define FL_EXP FL_CAT2(fl_expf, FL_PATH)
+#define FL_EXPNP FL_CAT2(fl_expf_nonpos, FL_PATH)
 #define FL_TLOG FL_CAT2(fl_logf, FL_PATH)
 #define FL_TLOG1P FL_CAT2(fl_log1pf, FL_PATH)
+#define FL_TLOG1P01 FL_CAT2(fl_log1pf01, FL_PATH)
 #include FL_IMPL
 #undef FL_T
 #undef FL_TS
 #undef FL_F64
 #undef FL_EXP
+#undef FL_EXPNP
 #undef FL_TLOG
 #undef FL_TLOG1P
+#undef FL_TLOG1P01
 
 #define FL_T double
 #define FL_TS f64
 #define FL_F64 1
 #define FL_EXP FL_DEXP
+#define FL_EXPNP FL_CAT2(fl_exp_nonpos, FL_PATH)
 #define FL_TLOG FL_DLOG
 #define FL_TLOG1P FL_DLOG1P
+#define FL_TLOG1P01 FL_DLOG1P
 #include FL_IMPL
 #undef FL_T
 #undef FL_TS
 #undef FL_F64
 #undef FL_EXP
+#undef FL_EXPNP
 #undef FL_TLOG
 #undef FL_TLOG1P
+#undef FL_TLOG1P01
