@@ -24,6 +24,12 @@ from ._validation import (
 
 __all__ = ["softmax_cross_entropy", "softmax_cross_entropy_and_grad"]
 
+# The common call (ndarray logits and class indices, no weights, a plain out= or
+# none) is taken by this compiled twin of `_softmax_cross_entropy`, which checks
+# it in C; for any other call, or any check failing, it returns None and
+# `_softmax_cross_entropy` runs (and raises its errors) as if it had not been tried.
+_fast = _kernels.softmax_cross_entropy_fast
+
 _SCE_DOC_PARAMS = """\
     Parameters
     ----------
@@ -218,7 +224,7 @@ def softmax_cross_entropy(
     reduction: str = "mean",
     n_threads: int | None = None,
 ) -> LossValue:
-    return _softmax_cross_entropy(
+    args = (
         logits,
         target,
         weight,
@@ -231,6 +237,8 @@ def softmax_cross_entropy(
         None,
         False,
     )
+    loss = _fast(*args)
+    return _softmax_cross_entropy(*args) if loss is None else loss
 
 
 def softmax_cross_entropy_and_grad(
@@ -246,7 +254,7 @@ def softmax_cross_entropy_and_grad(
     n_threads: int | None = None,
     out: FloatArray | None = None,
 ) -> LossAndGrad:
-    return _softmax_cross_entropy(
+    args = (
         logits,
         target,
         weight,
@@ -259,6 +267,8 @@ def softmax_cross_entropy_and_grad(
         out,
         True,
     )
+    result = _fast(*args)
+    return _softmax_cross_entropy(*args) if result is None else result
 
 
 softmax_cross_entropy.__doc__ = f"""Softmax cross-entropy of logits against targets.
