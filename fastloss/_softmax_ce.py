@@ -156,6 +156,8 @@ def _softmax_cross_entropy(
     ignore_index = int_scalar(ignore_index, "ignore_index")
     eps = real_scalar(label_smoothing, "label_smoothing", 0.0, 1.0)
     z = real_scalar(z_loss, "z_loss", 0.0)
+    if w is not None and y is not None and reduction == "mean":
+        w, z = _rescale_class_weights(w, z)
     nt = _resolve_n_threads(n_threads)
 
     if want_grad and out is not None:
@@ -210,6 +212,26 @@ def _softmax_cross_entropy(
     if not want_grad:
         return loss
     return loss, finish_grad(grad, out, res_dtype)
+
+
+def _rescale_class_weights(w: np.ndarray, z: float) -> tuple[np.ndarray, float]:
+    """Class weights below 1 scaled by a power of two into [1/2, 1), z_loss alike.
+
+    With class indices, "mean" divides by D = sum_i s_i w_{y_i}: the loss and the
+    gradient are unchanged when every weight and z_loss are scaled by one factor,
+    and a power of two changes no bit of them. The kernel's per-row factors
+    (s_i / D, times eps / C for label smoothing) are finite then: with weights of
+    1e-45 (float32) or 5e-324 (float64) they overflowed, and inf * w_k or
+    inf - inf made gradients inf or NaN out of a well-defined, O(1) result."""
+    top = float(np.max(np.abs(w))) if w.size else 0.0
+    if not 0.0 < top < 1.0:
+        return w, z
+    k = -int(np.frexp(top)[1])  # top * 2**k in [1/2, 1)
+    with np.errstate(over="ignore"):
+        z_scaled = float(np.ldexp(np.float64(z), k)) if z else 0.0
+    if not np.isfinite(z_scaled):  # the result itself overflows: leave it so
+        return w, z
+    return np.ldexp(w, k).astype(w.dtype, copy=False), z_scaled
 
 
 def softmax_cross_entropy(

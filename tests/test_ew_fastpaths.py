@@ -156,3 +156,40 @@ def test_bce_without_smoothing_equals_a_tiny_smoothing_limit(simd_path, dtype):
     x64, y64 = x.astype(np.float64), y.astype(np.float64)
     want = y64 * np.logaddexp(0, -x64) + (1 - y64) * np.logaddexp(0, x64)
     np.testing.assert_allclose(l0, want, rtol=rtol * 4)
+
+
+@pytest.mark.parametrize(
+    "dtype,tiny", [(np.float32, 1.4e-45), (np.float32, 1e-39), (np.float64, 5e-324)]
+)
+@pytest.mark.parametrize("label_smoothing", [0.0, 0.5, 1.0])
+def test_ce_mean_with_subnormal_class_weights_is_finite(dtype, tiny, label_smoothing):
+    """"mean" divides by D = sum w_y: scaling every class weight by one factor changes
+    nothing, so weights of the smallest subnormal give the same loss and gradient as
+    weights of 1 (found by hypothesis: the gradient was -inf or NaN)."""
+    x = np.array([[0.0, 1.0, 2.0], [3.0, -1.0, 0.5]], dtype=dtype)
+    y = np.array([0, 2])
+    kw = {"label_smoothing": label_smoothing}
+    loss, grad = fastloss.softmax_cross_entropy_and_grad(
+        x, y, weight=np.full(3, tiny, dtype), **kw
+    )
+    want_l, want_g = fastloss.softmax_cross_entropy_and_grad(x, y, **kw)
+    assert np.all(np.isfinite(grad))
+    rtol = 1e-6 if dtype == np.float32 else 1e-13
+    assert loss == pytest.approx(want_l, rel=rtol)
+    np.testing.assert_allclose(grad, want_g, rtol=rtol, atol=rtol)
+
+
+def test_ce_weight_rescaling_changes_no_bit():
+    """The power-of-two rescaling of class weights below 1 is exact: the same bits as
+    the weights scaled by hand, with z_loss scaled alike."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((64, 7)).astype(np.float32)
+    y = rng.integers(0, 7, 64)
+    w = rng.random(7).astype(np.float32) * 0.01
+    kw = {"label_smoothing": 0.1, "z_loss": 1e-3}
+    l1, g1 = fastloss.softmax_cross_entropy_and_grad(x, y, weight=w, **kw)
+    l2, g2 = fastloss.softmax_cross_entropy_and_grad(
+        x, y, weight=w * np.float32(2.0**10), label_smoothing=0.1, z_loss=1e-3 * 2.0**10
+    )
+    assert l1 == l2
+    np.testing.assert_array_equal(g1, g2)
