@@ -155,51 +155,53 @@ FL_INLINE FL_T FL_FN(ew_focal_one)(FL_T x, FL_T y, const FL_FN(fl_ew_ctx) * cx, 
     const FL_T e = FL_FN(ew_exp_nabs)(ax);
     const FL_T lp = FL_EW_RND(FL_TLOG1P01(e));
     const FL_T inv = 1 / (1 + e), einv = e * inv;
-    const FL_T s = x >= 0 ? inv : einv, sn = x >= 0 ? einv : inv;
-    const FL_T c1 = x >= 0 ? 1 - y : y;
-    FL_T ce, logu, r, ug;
+    const int one = y == 1;
+    FL_T ce, logu, r, ug, dce;
     if (hard) {
-        /* y in {0, 1}: c1 in {0, 1}, D = e or 1, log D = -|x| or 0, r = 1 / (1 + e)
-         * or e / (1 + e): no log and no division by D */
-        ce = c1 == 0 ? lp : lp + ax;
-        logu = c1 == 0 ? -lp + -ax : -lp;
-        r = c1 == 0 ? inv : einv;
+        /* y in {0, 1}: c1 is 1 on the wrong side of 0 (x >= 0 for y = 0, x < 0 for
+         * y = 1), else 0. D = 1 or e: u = 1 / (1 + e) or e / (1 + e), r the other
+         * one, log D = 0 or -|x|: no log and no division by D. And
+         * (1 - y) s - y s~ = +-u: -s~ for y = 1, s for y = 0, which is u. */
+        const int wrong = (x >= 0) != one;
+        const FL_T u = wrong ? inv : einv;
+        ce = wrong ? lp + ax : lp;
+        logu = wrong ? -lp : -lp + -ax;
+        r = wrong ? einv : inv;
+        dce = one ? 0 - u : u;
+        /* gamma = 2: u^2 directly (no exp); it underflows where exp(2 log u) does,
+         * gradually instead of at once */
+        ug = g2 ? FL_EW_RND(u * u) : (FL_T)0;
     } else {
-        const FL_T c2 = 1 - c1;
+        const FL_T s = x >= 0 ? inv : einv, sn = x >= 0 ? einv : inv;
+        const FL_T c1 = x >= 0 ? 1 - y : y, c2 = 1 - c1;
         const FL_T d = c1 + FL_EW_RND(c2 * e);
         ce = c1 == 0 ? lp : lp + FL_EW_RND(c1 * ax);
         logu = -lp + (c1 == 0 ? -ax : FL_EW_RND(FL_TLOG(d)));
         r = c1 == 0 ? inv : einv / d;
+        dce = FL_EW_RND((1 - y) * s) - FL_EW_RND(y * sn);
     }
-    if (hard && g2) {
-        /* gamma = 2 on a hard target: u^2 with u = s~ or s directly (no exp); it
-         * underflows where exp(2 log u) does, gradually instead of at once */
-        const FL_T u = c1 == 0 ? einv : inv;
-        ug = FL_EW_RND(u * u);
-    } else {
+    if (!(hard && g2)) {
         /* u^gamma; gamma log u <= 0 for hard targets (no overflow clamp needed) */
         const FL_T gl = gamma == 0 || logu == 0 ? 0 : gamma * logu;
         ug = FL_EW_RND(hard ? FL_EXPNP(gl) : FL_EXP(gl));
     }
     {
-        /* hard targets pick alpha or 1 - alpha, -s~ or s and -1 or 1 instead of
-         * weighting both sides by y and 1 - y */
-        const int one = y == 1;
-        const FL_T at =
-            alpha < 0 ? 1
-            : hard    ? (one ? alpha : 1 - alpha)
-                      : FL_EW_RND(alpha * y) + FL_EW_RND((1 - alpha) * (1 - y));
+        /* a hard target picks alpha or 1 - alpha, and -1 or 1 for 1 - 2y */
+        const FL_T a1 = alpha < 0 ? 1 : alpha, a0 = alpha < 0 ? 1 : 1 - alpha;
+        const FL_T at = hard        ? (one ? a1 : a0)
+                        : alpha < 0 ? 1
+                                    : FL_EW_RND(alpha * y) + FL_EW_RND((1 - alpha) * (1 - y));
         const FL_T aug = at * ug;
         /* gamma u^gamma ce r (1 - 2y), with 0 where a factor is 0: neither an
-         * infinite ce nor an infinite gamma (float32 above 3.4e38) can give inf * 0 */
-        const FL_T gug = ug == 0 ? 0 : gamma * ug;
+         * infinite ce nor an infinite gamma (float32 above 3.4e38) can give inf * 0.
+         * (gamma = 2 on a hard target: gug <= 2, and ce = inf has u = 1, u^2 = 1:
+         * nothing to guard in gterm and cu.) */
+        const FL_T gug = hard && g2 ? ug + ug : ug == 0 ? 0 : gamma * ug;
         const FL_T cr = r == 0 ? 0 : ce * r;
         const FL_T crs = hard ? (one ? -cr : cr) : cr * (1 - 2 * y);
-        const FL_T gterm = cr == 0 ? 0 : gug * crs;
+        const FL_T gterm = hard && g2 ? gug * crs : cr == 0 ? 0 : gug * crs;
         /* ce = inf has u = c1 > 0: the loss is inf even if u^gamma underflowed */
-        const FL_T cu = ce == (FL_T)INFINITY ? ce : ug * ce;
-        const FL_T dce =
-            hard ? (one ? 0 - sn : s) : FL_EW_RND((1 - y) * s) - FL_EW_RND(y * sn);
+        const FL_T cu = hard && g2 ? ug * ce : ce == (FL_T)INFINITY ? ce : ug * ce;
         *g = FL_EW_RND(aug * dce) + FL_EW_RND(at * gterm);
         return FL_EW_RND(at == 0 ? 0 : at * cu);
     }
