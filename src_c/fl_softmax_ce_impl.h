@@ -207,31 +207,38 @@ typedef struct {
     int mode;
 } FL_FN(fl_ctx);
 
-/* After sweep 2: the row loss, and the sweep-3 coefficients alpha, beta and (hard
- * targets) gamma, the amount taken off the target entry. */
-FL_INLINE double FL_FN(row_finish)(const FL_FN(fl_ctx) * cx, int64_t i, FL_T m,
-                                   double xy, const double *sums, double log_s,
-                                   double *alpha, double *beta, double *gamma)
+/* The row's scale rs = s_i / D ("mean") or s_i, s_i its sample weight. s_i / D, not
+ * s_i * (1 / D): 1 / D overflows for a subnormal D (weights of 5e-324), and inf * 0
+ * made a NaN gradient out of finite inputs. */
+FL_INLINE double FL_FN(row_scale)(const FL_FN(fl_ctx) * cx, double swi)
 {
-    const double s = sums[0], lse = (double)m + log_s;
-    const double swi = cx->sw ? (double)cx->sw[i] : 1.0;
-    /* s_i / D, not s_i * (1 / D): 1 / D overflows for a subnormal D (weights of
-     * 5e-324), and inf * 0 made a NaN gradient out of finite inputs. */
-    const double rs = cx->den != 0 ? swi / cx->den : 0.0;
+    return cx->den != 0 ? swi / cx->den : 0.0;
+}
+
+/* After sweep 2: the row loss, and the sweep-3 coefficients alpha, beta and (hard
+ * targets) gamma, the amount taken off the target entry, from the sums of sweep 2:
+ * s = sum e, sa and sd (see sum_body). swi is the row's sample weight, rs its
+ * row_scale and wy its target's class weight (hard targets); `mode` is cx->mode,
+ * passed as a constant where the caller knows it. */
+FL_INLINE double FL_FN(row_loss)(const FL_FN(fl_ctx) * cx, const int mode, FL_T m,
+                                 double xy, double s, double sa, double sd,
+                                 double log_s, double swi, double rs, double wy,
+                                 double *alpha, double *beta, double *gamma)
+{
+    const double lse = (double)m + log_s;
     double loss, coef;
-    if (cx->mode == FL_MODE_SOFT) {
-        loss = sums[2] + sums[1] * log_s;
-        coef = sums[1];
+    if (mode == FL_MODE_SOFT) {
+        loss = sd + sa * log_s;
+        coef = sa;
         *beta = rs;
         *gamma = 0.0;
     } else {
-        const double wy = cx->w ? (double)cx->w[cx->y[i]] : 1.0;
         const double eps = cx->eps;
         /* (1 - eps) w_y (lse - x_y), with lse - x_y = (m - x_y) + log s. */
         loss = (1.0 - eps) * wy * (((double)m - xy) + log_s);
         coef = (1.0 - eps) * wy;
         if (eps > 0) {
-            loss += eps / (double)cx->c * (sums[2] + cx->wsum * log_s);
+            loss += eps / (double)cx->c * (sd + cx->wsum * log_s);
             coef += eps * cx->wsum / (double)cx->c;
         }
         *beta = rs * eps / (double)cx->c;
@@ -243,6 +250,16 @@ FL_INLINE double FL_FN(row_finish)(const FL_FN(fl_ctx) * cx, int64_t i, FL_T m,
     }
     *alpha = rs * coef / s;
     return swi * loss;
+}
+
+FL_INLINE double FL_FN(row_finish)(const FL_FN(fl_ctx) * cx, int64_t i, FL_T m,
+                                   double xy, const double *sums, double log_s,
+                                   double *alpha, double *beta, double *gamma)
+{
+    const double swi = cx->sw ? (double)cx->sw[i] : 1.0;
+    const double wy = cx->y && cx->w ? (double)cx->w[cx->y[i]] : 1.0;
+    return FL_FN(row_loss)(cx, cx->mode, m, xy, sums[0], sums[1], sums[2], log_s, swi,
+                           FL_FN(row_scale)(cx, swi), wy, alpha, beta, gamma);
 }
 
 FL_INLINE void FL_FN(zero_row)(FL_T *g, int64_t c)
@@ -314,16 +331,18 @@ FL_INLINE double FL_FN(row)(const FL_FN(fl_ctx) * cx, int64_t i, int chunked)
 }
 
 
-/* Short rows (c <= w, w = 16 or 32, class-index targets without smoothing), in blocks
- * of FL_TINY_ROWS rows. Each row is loaded into a w-lane window padded with -inf (exp
- * gives exactly 0 there), so the max, exp-sum and rescale loops have a constant trip
- * count and no scalar epilogue. The window reads past the row end only while it
- * stays inside rows [i0, i_end) that this thread owns (the last rows are copied
- * instead), so it never races with another thread writing in place; and all reads
- * of a block happen before its writes, so in-place is safe. The block's row sums go
- * through one vectorised log. A generic row of c = 10 spends most of its time in
- * epilogues, horizontal reductions and a libm log call; this path avoids them. */
+/* Short rows (c <= w, w = 16 or 32, class-index targets without smoothing) where the
+ * lane path below measured slower: reduction blocks of fewer than FL_TINY_MIN_ROWS(c)
+ * rows (that path pays for a whole group of rows), and float64 rows of 25 to 32
+ * classes (which fill the window). In blocks of FL_TINY_ROWS rows, each row is loaded
+ * into a w-lane window padded with -inf (exp gives exactly 0 there), so the max,
+ * exp-sum and rescale loops have a constant trip count and no scalar epilogue. The
+ * window reads past the row end only while it stays inside rows [i0, i_end) that
+ * this thread owns (the last rows are copied instead), so it never races with another
+ * thread writing in place; and all reads of a block happen before its writes, so
+ * in-place is safe. The block's row sums go through one vectorised log. */
 #define FL_TINY_ROWS 32
+#define FL_TINY_MIN_ROWS(c) ((c) <= 16 ? 8 : 16) /* measured break-even, avx512 */
 
 FL_INLINE double FL_FN(tiny_block)(const FL_FN(fl_ctx) * cx, int64_t i0, int64_t nr,
                                    int64_t i_end, const int w)
@@ -394,13 +413,252 @@ FL_INLINE double FL_FN(tiny_block)(const FL_FN(fl_ctx) * cx, int64_t i0, int64_t
     return acc;
 }
 
+/* Short rows (c <= FL_TINY_MAX_C, class-index targets without smoothing; but those
+ * routed to the window path above), in groups of FL_TINY_LANES rows with one row per
+ * vector lane. The group is transposed into t[k][r] (entry k of row r), so the max,
+ * the exp-sum, the log and the loss are vertical operations across rows: no
+ * horizontal reduction, loop epilogue or scalar log per row, and every exp works on
+ * full vectors whatever c is. (Row by row, a row of c = 10 cost ~100 cycles, mostly
+ * in those.) Only the group's own entries are read and written, never a window past a
+ * row end, so no thread touches another's rows and the array's end is never
+ * over-read; all reads of a group happen before its writes, so in place is safe.
+ * Lanes past the last row of a short group hold 0 and their results are dropped.
+ * Groups start at the reduction block's first row, so a row's arithmetic does not
+ * depend on the thread count. */
+#define FL_TINY_LANES 32
+#define FL_TINY_ROWS_T ((FL_TINY_MAX_C + 15) / 16 * 16) /* t's rows: whole 16-blocks */
+
+#if defined(__GNUC__) || defined(__clang__)
+#define FL_ALIGN64 __attribute__((aligned(64)))
+#else
+#define FL_ALIGN64
+#endif
+
+#if FL_PATH_VBYTES == 64 && !FL_F64
+#include <immintrin.h>
+
+/* A 16 x 16 block of floats transposed in registers (its own inverse): pairs of rows
+ * interleaved, then quadruples, then 128-bit lanes twice; 64 shuffles. */
+FL_INLINE void FL_FN(tr16)(__m512 *v)
+{
+    __m512 u[16];
+    int j;
+    for (j = 0; j < 16; j += 2) {
+        u[j] = _mm512_unpacklo_ps(v[j], v[j + 1]);
+        u[j + 1] = _mm512_unpackhi_ps(v[j], v[j + 1]);
+    }
+    for (j = 0; j < 16; j += 4) {
+        v[j] = _mm512_shuffle_ps(u[j], u[j + 2], 0x44);
+        v[j + 1] = _mm512_shuffle_ps(u[j], u[j + 2], 0xEE);
+        v[j + 2] = _mm512_shuffle_ps(u[j + 1], u[j + 3], 0x44);
+        v[j + 3] = _mm512_shuffle_ps(u[j + 1], u[j + 3], 0xEE);
+    }
+    for (j = 0; j < 4; j++) {
+        u[j] = _mm512_shuffle_f32x4(v[j], v[j + 4], 0x88);
+        u[j + 4] = _mm512_shuffle_f32x4(v[j], v[j + 4], 0xDD);
+        u[j + 8] = _mm512_shuffle_f32x4(v[j + 8], v[j + 12], 0x88);
+        u[j + 12] = _mm512_shuffle_f32x4(v[j + 8], v[j + 12], 0xDD);
+    }
+    for (j = 0; j < 8; j++) {
+        v[j] = _mm512_shuffle_f32x4(u[j], u[j + 8], 0x88);
+        v[j + 8] = _mm512_shuffle_f32x4(u[j], u[j + 8], 0xDD);
+    }
+}
+
+/* Lanes [0, min(left, 16)) of a 16-entry mask. */
+FL_INLINE __mmask16 FL_FN(tiny_mask)(int64_t left)
+{
+    return left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1u);
+}
+
+/* t[k][r] = x[r c + k] for rows r < nr; the other lanes, and rows k in [c, 16-block
+ * end) of t, get 0. Masked loads: masked-off entries are not accessed. Blocks of 16
+ * rows by 16 entries, each transposed in registers. */
+FL_INLINE void FL_FN(tiny_load)(FL_T (*t)[FL_TINY_LANES], const FL_T *x, int64_t c,
+                                int nr)
+{
+    __m512 v[16];
+    int64_t j0;
+    int r, h;
+    for (h = 0; h < FL_TINY_LANES; h += 16)
+        for (j0 = 0; j0 < c; j0 += 16) {
+            const __mmask16 mk = FL_FN(tiny_mask)(c - j0);
+            for (r = 0; r < 16; r++) {
+                const int in = h + r < nr;
+                const FL_T *row = in ? x + (h + r) * c + j0 : x;
+                v[r] = _mm512_maskz_loadu_ps(in ? mk : 0, row);
+            }
+            FL_FN(tr16)(v);
+            for (r = 0; r < 16; r++)
+                _mm512_store_ps(&t[j0 + r][h], v[r]);
+        }
+}
+
+/* g[r c + k] = t[k][r] for rows r < nr (reads rows of t up to the 16-block end). */
+FL_INLINE void FL_FN(tiny_store)(FL_T *g, FL_T (*t)[FL_TINY_LANES], int64_t c, int nr)
+{
+    __m512 v[16];
+    int64_t j0;
+    int r, h;
+    for (h = 0; h < FL_TINY_LANES; h += 16)
+        for (j0 = 0; j0 < c; j0 += 16) {
+            const __mmask16 mk = FL_FN(tiny_mask)(c - j0);
+            for (r = 0; r < 16; r++)
+                v[r] = _mm512_load_ps(&t[j0 + r][h]);
+            FL_FN(tr16)(v);
+            for (r = 0; r < 16; r++) {
+                const int in = h + r < nr;
+                FL_T *row = in ? g + (h + r) * c + j0 : g;
+                _mm512_mask_storeu_ps(row, in ? mk : 0, v[r]);
+            }
+        }
+}
+#else
+/* t[k][r] = x[r c + k] for rows r < nr, 0 in the other lanes. */
+FL_INLINE void FL_FN(tiny_load)(FL_T (*t)[FL_TINY_LANES], const FL_T *x, int64_t c,
+                                int nr)
+{
+    int64_t k;
+    int r;
+    for (r = 0; r < nr; r++)
+        for (k = 0; k < c; k++)
+            t[k][r] = x[r * c + k];
+    for (; r < FL_TINY_LANES; r++)
+        for (k = 0; k < c; k++)
+            t[k][r] = 0;
+}
+
+/* g[r c + k] = t[k][r] for rows r < nr. */
+FL_INLINE void FL_FN(tiny_store)(FL_T *g, FL_T (*t)[FL_TINY_LANES], int64_t c, int nr)
+{
+    int64_t k;
+    int r;
+    for (r = 0; r < nr; r++)
+        for (k = 0; k < c; k++)
+            g[r * c + k] = t[k][r];
+}
+#endif
+
+/* Rows [i0, i1), added in row order. */
+static double FL_FN(tiny_rows)(const FL_FN(fl_ctx) * cx, int64_t i0, int64_t i1)
+{
+    const int64_t c = cx->c, ignore = cx->ignore_index;
+    const FL_T *w = cx->w, *swt = cx->sw;
+    FL_T t[FL_TINY_ROWS_T][FL_TINY_LANES] FL_ALIGN64;
+    /* Per lane (row): max, target logit, alpha and gamma; sum e, row loss, sample
+     * weight, row_scale and target class weight; the target class, -1 for a row with
+     * no loss (int: 64-bit integer compares do not vectorise on SSE2). */
+    FL_T mx[FL_TINY_LANES] FL_ALIGN64, xy[FL_TINY_LANES] FL_ALIGN64;
+    FL_T al[FL_TINY_LANES] FL_ALIGN64, gm[FL_TINY_LANES] FL_ALIGN64;
+    double s[FL_TINY_LANES] FL_ALIGN64, li[FL_TINY_LANES] FL_ALIGN64;
+    double sw[FL_TINY_LANES] FL_ALIGN64, rs[FL_TINY_LANES] FL_ALIGN64;
+    double wy[FL_TINY_LANES] FL_ALIGN64, da[FL_TINY_LANES] FL_ALIGN64;
+    double db[FL_TINY_LANES] FL_ALIGN64, dg[FL_TINY_LANES] FL_ALIGN64;
+    int yl[FL_TINY_LANES] FL_ALIGN64;
+    double acc = 0.0;
+    int64_t i, k;
+    int r;
+    /* A local copy for row_loss in the vector loop: its fields are then known not to
+     * change there. eps is 0 on this path. */
+    FL_FN(fl_ctx) lc = *cx;
+    lc.eps = 0.0;
+
+    /* Without sample (class) weights these lanes stay 1 (1 and 1 / D). */
+    for (r = 0; r < FL_TINY_LANES; r++) {
+        sw[r] = 1.0;
+        rs[r] = FL_FN(row_scale)(cx, 1.0);
+        wy[r] = 1.0;
+    }
+    for (i = i0; i < i1; i += FL_TINY_LANES) {
+        const int nr = i1 - i < FL_TINY_LANES ? (int)(i1 - i) : FL_TINY_LANES;
+        FL_FN(tiny_load)(t, cx->x + i * c, c, nr);
+        for (r = 0; r < nr; r++) {
+            const int64_t y = cx->y[i + r];
+            yl[r] = y == ignore ? -1 : (int)y;
+        }
+        for (; r < FL_TINY_LANES; r++)
+            yl[r] = -1;
+        /* Targets are in [0, c) or ignored (checked before): the gather is masked. */
+        if (w) {
+#pragma omp simd
+            for (r = 0; r < FL_TINY_LANES; r++)
+                wy[r] = yl[r] >= 0 ? (double)w[yl[r]] : 1.0;
+        }
+        if (swt) {
+            for (r = 0; r < nr; r++)
+                sw[r] = (double)swt[i + r];
+#pragma omp simd
+            for (r = 0; r < FL_TINY_LANES; r++)
+                rs[r] = FL_FN(row_scale)(cx, sw[r]);
+        }
+        /* One row per lane: vector loops over the rows inside loops over the entries
+         * (gcc does not vectorise an outer loop over two inner ones). */
+#pragma omp simd
+        for (r = 0; r < FL_TINY_LANES; r++) {
+            mx[r] = -(FL_T)INFINITY;
+            xy[r] = 0;
+            s[r] = 0.0;
+        }
+        for (k = 0; k < c; k++) {
+#pragma omp simd
+            for (r = 0; r < FL_TINY_LANES; r++) {
+                const FL_T x = t[k][r];
+                mx[r] = x > mx[r] ? x : mx[r]; /* NaN is never picked (as max_body) */
+                xy[r] = (int)k == yl[r] ? x : xy[r];
+            }
+        }
+        for (k = 0; k < c; k++) {
+#pragma omp simd
+            for (r = 0; r < FL_TINY_LANES; r++) {
+                const FL_T e = FL_EXP(t[k][r] - mx[r]);
+                t[k][r] = e;
+                s[r] += (double)e;
+            }
+        }
+#pragma omp simd
+        for (r = 0; r < FL_TINY_LANES; r++) {
+            const double loss = FL_FN(row_loss)(&lc, FL_MODE_HARD, mx[r], (double)xy[r],
+                                                s[r], 0.0, 0.0, FL_DLOG(s[r]), sw[r],
+                                                rs[r], wy[r], &da[r], &db[r], &dg[r]);
+            li[r] = yl[r] >= 0 ? loss : 0.0;
+            al[r] = (FL_T)da[r];
+            gm[r] = (FL_T)dg[r];
+        }
+        /* g = alpha e, less gamma at the target (beta = 0 without smoothing); as
+         * grad_body, an alpha that overflowed to +-inf keeps e = 0 entries at 0.
+         * Rows with no loss get 0 whatever their logits. */
+        if (cx->g) {
+            for (k = 0; k < c; k++) {
+#pragma omp simd
+                for (r = 0; r < FL_TINY_LANES; r++) {
+                    const FL_T e = t[k][r], a = al[r];
+                    const int keep0 =
+                        e == 0 && (a == (FL_T)INFINITY || a == -(FL_T)INFINITY);
+                    FL_T v = keep0 ? (FL_T)0 : a * e;
+                    v = (int)k == yl[r] ? v - gm[r] : v;
+                    t[k][r] = yl[r] >= 0 ? v : (FL_T)0;
+                }
+            }
+            FL_FN(tiny_store)(cx->g + i * c, t, c, nr);
+        }
+        for (r = 0; r < nr; r++) {
+            if (cx->loss_rows)
+                cx->loss_rows[i + r] = (FL_T)li[r];
+            acc += li[r];
+        }
+    }
+    return acc;
+}
+
 /* Rows [i0, i1) added in row order; the one loop every thread count runs. */
 FL_INLINE double FL_FN(rows_block)(const FL_FN(fl_ctx) * cx, int64_t i0, int64_t i1)
 {
     const int64_t c = cx->c;
     double acc = 0.0;
     int64_t i;
-    if (cx->mode == FL_MODE_HARD && c <= FL_TINY_MAX_C) {
+    if (cx->mode == FL_MODE_HARD && cx->eps == 0 && c <= FL_TINY_MAX_C) {
+        if (c > 32 || (i1 - i0 >= FL_TINY_MIN_ROWS(c) && (!FL_F64 || c <= 24)))
+            return FL_FN(tiny_rows)(cx, i0, i1);
         for (i = i0; i < i1; i += FL_TINY_ROWS) {
             const int64_t nr = i1 - i < FL_TINY_ROWS ? i1 - i : FL_TINY_ROWS;
             acc += c <= 16 ? FL_FN(tiny_block)(cx, i, nr, i1, 16)
@@ -634,3 +892,8 @@ static void FL_FN(fl_vexp)(const FL_T *x, FL_T *out, int64_t n)
 
 #undef FL_FN
 #undef FL_NOINLINE
+#undef FL_ALIGN64
+#undef FL_TINY_LANES
+#undef FL_TINY_ROWS_T
+#undef FL_TINY_ROWS
+#undef FL_TINY_MIN_ROWS
