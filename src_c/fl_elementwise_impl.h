@@ -42,6 +42,9 @@ typedef struct {
 #define FL_EW_FOCAL_HARD2 (FL_EW_COUNT + 2)
 #define FL_EW_BCE_NOLS (FL_EW_COUNT + 3) /* BCE with logits, label smoothing 0 */
 #define FL_EW_BCE_HARD (FL_EW_COUNT + 4) /* ... and no pos_weight, y in {0, 1} */
+#define FL_EW_BCE_PROB_HARD (FL_EW_COUNT + 5) /* BCE on probabilities, ls 0, hard */
+#define FL_EW_BCE_PROB_SOFT (FL_EW_COUNT + 6) /* ... no target 0 or 1 (or ls > 0) */
+#define FL_EW_FOCAL_SOFT (FL_EW_COUNT + 7)    /* sigmoid focal, no target 0 or 1 */
 #endif
 
 FL_INLINE FL_T FL_FN(ew_elem)(const int kind, FL_T x, FL_T y, FL_T pw,
@@ -70,6 +73,12 @@ FL_INLINE FL_T FL_FN(ew_elem)(const int kind, FL_T x, FL_T y, FL_T pw,
         return FL_FN(ew_bce_logits_nols)(x, y, pw, cx, g);
     case FL_EW_BCE_HARD:
         return FL_FN(ew_bce_logits_hard)(x, y, pw, cx, g);
+    case FL_EW_BCE_PROB_HARD:
+        return FL_FN(ew_bce_prob_hard)(x, y, pw, cx, g);
+    case FL_EW_BCE_PROB_SOFT:
+        return FL_FN(ew_bce_prob_soft)(x, y, pw, cx, g);
+    case FL_EW_FOCAL_SOFT:
+        return FL_FN(ew_sigmoid_focal_soft)(x, y, pw, cx, g);
     default:
         return FL_FN(ew_mse)(x, y, pw, cx, g);
     }
@@ -152,25 +161,42 @@ FL_INLINE double FL_FN(ew_block_kind)(const FL_FN(fl_ew_ctx) * cx, int64_t k0,
                     : FL_FN(ew_block)(cx, k0, k1, kind, 0, 0, 0);
 }
 
-/* 1 when every target in [k0, k1) is 0 or 1. */
-FL_INLINE int FL_FN(ew_hard_targets)(const FL_T *y, int64_t k0, int64_t k1)
+/* Which targets [k0, k1) holds: bit 1 some 0 or 1, bit 2 some other value. */
+FL_INLINE int FL_FN(ew_target_kinds)(const FL_T *y, int64_t k0, int64_t k1)
 {
-    int soft = 0;
+    int hard = 0, soft = 0;
     int64_t k;
-#pragma omp simd reduction(| : soft)
-    for (k = k0; k < k1; k++)
-        soft |= !(y[k] == 0 || y[k] == 1);
-    return !soft;
+#pragma omp simd reduction(| : hard, soft)
+    for (k = k0; k < k1; k++) {
+        const int h = y[k] == 0 || y[k] == 1;
+        hard |= h;
+        soft |= !h;
+    }
+    return hard | soft << 1;
 }
 
 /* One out-of-line block function per kind: the switch is outside every loop. */
 static double FL_FN(ew_block_any)(const FL_FN(fl_ew_ctx) * cx, int64_t k0, int64_t k1,
                                   int kind)
 {
-    if (kind == FL_EW_SIGMOID_FOCAL && FL_FN(ew_hard_targets)(cx->y, k0, k1))
-        kind = cx->p1 == 2 ? FL_EW_FOCAL_HARD2 : FL_EW_FOCAL_HARD;
-    else if (kind == FL_EW_BCE_NOLS && !cx->pw && FL_FN(ew_hard_targets)(cx->y, k0, k1))
-        kind = FL_EW_BCE_HARD;
+    /* Blocks of one kind of target take that form only; a mixed block picks the
+     * form per element (so the bits of an element do not depend on the block). */
+    if (kind == FL_EW_SIGMOID_FOCAL) {
+        const int tk = FL_FN(ew_target_kinds)(cx->y, k0, k1);
+        if (tk == 1)
+            kind = cx->p1 == 2 ? FL_EW_FOCAL_HARD2 : FL_EW_FOCAL_HARD;
+        else if (tk == 2)
+            kind = FL_EW_FOCAL_SOFT;
+    } else if (kind == FL_EW_BCE_NOLS && !cx->pw) {
+        if (FL_FN(ew_target_kinds)(cx->y, k0, k1) == 1)
+            kind = FL_EW_BCE_HARD;
+    } else if (kind == FL_EW_BCE_PROB) {
+        const int tk = cx->p1 == 0 ? FL_FN(ew_target_kinds)(cx->y, k0, k1) : 2;
+        if (tk == 1)
+            kind = FL_EW_BCE_PROB_HARD;
+        else if (tk == 2)
+            kind = FL_EW_BCE_PROB_SOFT;
+    }
     switch (kind) {
     case FL_EW_BCE_LOGITS:
         return FL_FN(ew_block_kind)(cx, k0, k1, FL_EW_BCE_LOGITS);
@@ -194,6 +220,12 @@ static double FL_FN(ew_block_any)(const FL_FN(fl_ew_ctx) * cx, int64_t k0, int64
         return FL_FN(ew_block_kind)(cx, k0, k1, FL_EW_BCE_NOLS);
     case FL_EW_BCE_HARD:
         return FL_FN(ew_block_kind)(cx, k0, k1, FL_EW_BCE_HARD);
+    case FL_EW_BCE_PROB_HARD:
+        return FL_FN(ew_block_kind)(cx, k0, k1, FL_EW_BCE_PROB_HARD);
+    case FL_EW_BCE_PROB_SOFT:
+        return FL_FN(ew_block_kind)(cx, k0, k1, FL_EW_BCE_PROB_SOFT);
+    case FL_EW_FOCAL_SOFT:
+        return FL_FN(ew_block_kind)(cx, k0, k1, FL_EW_FOCAL_SOFT);
     default:
         return FL_FN(ew_block_kind)(cx, k0, k1, FL_EW_MSE);
     }

@@ -93,8 +93,8 @@ FL_INLINE FL_T FL_FN(ew_bce_logits_hard)(FL_T x, FL_T y, FL_T pw,
  * every epsilon in (0, 1/2), even where 1 - epsilon would round to 1 (float32 below
  * 6e-8). log1p(-q) keeps log(1 - q) accurate for small q (1 - q would round). The
  * ternary clip lets NaN through (both comparisons are false). */
-FL_INLINE FL_T FL_FN(ew_bce_prob)(FL_T x, FL_T y, FL_T pw, const FL_FN(fl_ew_ctx) * cx,
-                                  FL_T *g)
+FL_INLINE FL_T FL_FN(ew_bce_prob_soft)(FL_T x, FL_T y, FL_T pw,
+                                       const FL_FN(fl_ew_ctx) * cx, FL_T *g)
 {
     /* the constants are folded per dtype; sizeof picks before any conversion */
     const FL_T tiny = (FL_T)(sizeof(FL_T) == 4 ? 1.1754943508222875e-38
@@ -113,6 +113,62 @@ FL_INLINE FL_T FL_FN(ew_bce_prob)(FL_T x, FL_T y, FL_T pw, const FL_FN(fl_ew_ctx
     /* clipped: 0, unless x or y is NaN (x + ys is then NaN and passes it on) */
     *g = inside ? (q - ys) / (q * (1 - q)) : (x == x && ys == ys ? 0 : x + ys);
     return -(t1 + t0);
+}
+
+/* log1p(t) for t in [-1/2, 0] (log(1 - q) for q <= 1/2): the atanh form of
+ * fl_log1pf01, whose fit is even in w, so w = t / (2 + t) in [-1/3, 0] is in range. */
+FL_INLINE FL_T FL_FN(ew_log1p_neg)(FL_T t)
+{
+    if (sizeof(FL_T) == 4) {
+        const FL_T w = t / (2 + t), z = w * w;
+        FL_T p = (FL_T)(2 * 0.134337742303888);
+        p = p * z + (FL_T)(2 * 0.14116978045681525);
+        p = p * z + (FL_T)(2 * 0.2000383542618125);
+        p = p * z + (FL_T)(2 * 0.3333331983287616);
+        return (t - t * w) + (w * z) * p;
+    }
+    return FL_TLOG1P(t);
+}
+
+/* BCE on probabilities, no label smoothing, and every target of the block 0 or 1
+ * (p0 = epsilon): one log per element instead of two, one side's formula only.
+ *   y = 1: loss = -log q,          d/dx = -1 / q        for lo <= x <= hi
+ *   y = 0: loss = -log1p(-q),      d/dx = 1 / (1 - q)
+ * log1p(-q) is log(1 - q) for q >= 1/2 (1 - q exact there, Sterbenz) and the atanh
+ * form below 1/2 (no rounding of 1 - q to lose a small q in). Clipped, NaN and
+ * infinite x as in ew_bce_prob. */
+FL_INLINE FL_T FL_FN(ew_bce_prob_hard)(FL_T x, FL_T y, FL_T pw,
+                                       const FL_FN(fl_ew_ctx) * cx, FL_T *g)
+{
+    const FL_T tiny = (FL_T)(sizeof(FL_T) == 4 ? 1.1754943508222875e-38
+                                               : 2.2250738585072014e-308);
+    const FL_T below1 = (FL_T)(sizeof(FL_T) == 4 ? 1.0 - 5.9604644775390625e-8
+                                                 : 1.0 - 1.1102230246251565e-16);
+    const FL_T lo = cx->p0 > tiny ? cx->p0 : tiny;
+    const FL_T hi = 1 - lo < below1 ? 1 - lo : below1;
+    const FL_T q0 = x < lo ? lo : x;
+    const FL_T q = q0 > hi ? hi : q0;
+    const int inside = x >= lo && x <= hi, one = y == 1;
+    const FL_T nq = 1 - q; /* exact for q >= 1/2 */
+    const FL_T lg = FL_TLOG(one ? q : nq);
+    const FL_T l1 = FL_FN(ew_log1p_neg)(q < (FL_T)0.5 ? -q : (FL_T)-0.5);
+    (void)pw;
+    *g = inside ? 1 / (one ? -q : nq) : (x == x ? 0 : x);
+    return -(one || !(q < (FL_T)0.5) ? lg : l1); /* NaN q takes lg: NaN */
+}
+
+/* Any target: without label smoothing a target of 0 or 1 takes the hard-target form
+ * (as in the hard-target-only blocks), so an element's bits never depend on its
+ * neighbours; the general form elsewhere. */
+FL_INLINE FL_T FL_FN(ew_bce_prob)(FL_T x, FL_T y, FL_T pw, const FL_FN(fl_ew_ctx) * cx,
+                                  FL_T *g)
+{
+    FL_T gh, gs;
+    const FL_T lh = FL_FN(ew_bce_prob_hard)(x, y, pw, cx, &gh);
+    const FL_T ls = FL_FN(ew_bce_prob_soft)(x, y, pw, cx, &gs);
+    const int hard = cx->p1 == 0 && (y == 0 || y == 1);
+    *g = hard ? gh : gs;
+    return hard ? lh : ls;
 }
 
 /* Sigmoid focal loss (torchvision.ops.sigmoid_focal_loss), p0 = alpha (< 0: none),
@@ -230,6 +286,14 @@ FL_INLINE FL_T FL_FN(ew_sigmoid_focal_hard)(FL_T x, FL_T y, FL_T pw,
 {
     (void)pw;
     return FL_FN(ew_focal_one)(x, y, cx, g, 1, 0);
+}
+
+/* Blocks with no target 0 or 1: the general form only. */
+FL_INLINE FL_T FL_FN(ew_sigmoid_focal_soft)(FL_T x, FL_T y, FL_T pw,
+                                            const FL_FN(fl_ew_ctx) * cx, FL_T *g)
+{
+    (void)pw;
+    return FL_FN(ew_focal_one)(x, y, cx, g, 0, 0);
 }
 
 FL_INLINE FL_T FL_FN(ew_sigmoid_focal_hard2)(FL_T x, FL_T y, FL_T pw,

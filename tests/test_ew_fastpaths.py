@@ -92,6 +92,41 @@ def test_focal_element_bits_do_not_depend_on_its_block(simd_path, dtype, gamma):
     assert total == pytest.approx(float(np.sum(l_hard, dtype=np.float64)), rel=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bce_prob_element_bits_do_not_depend_on_its_block(simd_path, dtype):
+    """BCE on probabilities: blocks of hard targets, of soft targets and mixed ones
+    each take their own loop; an element gets the same bits in any of them."""
+    rng = np.random.default_rng(9)
+    n = 4 * BLOCK + 55
+    q = (1 / (1 + np.exp(-rng.standard_normal(n) * 3))).astype(dtype)
+    q[:6] = [0.0, 1.0, 1e-30, 0.5, np.nextafter(dtype(0.5), dtype(0)), 0.9999]
+    y = (rng.random(n) < 0.5).astype(dtype)
+    y[3 * BLOCK :] = rng.random(n - 3 * BLOCK).astype(dtype)  # a soft-only tail
+    ym = y.copy()
+    soft = [7, BLOCK + 5, 2 * BLOCK + 9]
+    ym[soft] = 0.25
+    hard_tail = 3 * BLOCK + 11
+    ym[hard_tail] = 1.0  # makes the soft-only block mixed
+    keep = np.ones(n, bool)
+    keep[soft + [hard_tail]] = False
+    call = fastloss.binary_cross_entropy_and_grad
+    l1, g1 = call(q, y, reduction="none", n_threads=1)
+    l2, g2 = call(q, ym, reduction="none", n_threads=2)
+    np.testing.assert_array_equal(l1[keep], l2[keep])
+    np.testing.assert_array_equal(g1[keep], g2[keep])
+    l_only = fastloss.binary_cross_entropy(q, ym, reduction="none")
+    np.testing.assert_array_equal(l_only, l2)
+    # and the values: float64 formula at the probabilities clipped to [eps, 1 - eps]
+    # as the dtype rounds them
+    lo = dtype(1e-7)
+    hi = dtype(1) - lo
+    qc = np.clip(q, lo, hi).astype(np.float64)
+    y64 = ym.astype(np.float64)
+    want = -(y64 * np.log(qc) + (1 - y64) * np.log1p(-qc))
+    rtol = 1e-13 if dtype == np.float64 else 2e-6
+    np.testing.assert_allclose(l2, want, rtol=rtol, atol=1e-30)
+
+
 def _focal_ref(x, y, alpha, gamma):
     """torchvision's formula in float64 for hard targets and moderate logits, with
     both sigmoids computed directly (1 - s would cancel where u is tiny)."""
