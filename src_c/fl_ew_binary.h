@@ -93,8 +93,8 @@ FL_INLINE FL_T FL_FN(ew_bce_logits_hard)(FL_T x, FL_T y, FL_T pw,
  * every epsilon in (0, 1/2), even where 1 - epsilon would round to 1 (float32 below
  * 6e-8). log1p(-q) keeps log(1 - q) accurate for small q (1 - q would round). The
  * ternary clip lets NaN through (both comparisons are false). */
-FL_INLINE FL_T FL_FN(ew_bce_prob_soft)(FL_T x, FL_T y, FL_T pw,
-                                       const FL_FN(fl_ew_ctx) * cx, FL_T *g)
+/* The clip [lo, hi] of x into q (NaN stays NaN); returns whether lo <= x <= hi. */
+FL_INLINE int FL_FN(ew_prob_clip)(FL_T x, const FL_FN(fl_ew_ctx) * cx, FL_T *q)
 {
     /* the constants are folded per dtype; sizeof picks before any conversion */
     const FL_T tiny = (FL_T)(sizeof(FL_T) == 4 ? 1.1754943508222875e-38
@@ -103,10 +103,17 @@ FL_INLINE FL_T FL_FN(ew_bce_prob_soft)(FL_T x, FL_T y, FL_T pw,
                                                  : 1.0 - 1.1102230246251565e-16);
     const FL_T lo = cx->p0 > tiny ? cx->p0 : tiny;
     const FL_T hi = 1 - lo < below1 ? 1 - lo : below1;
-    const FL_T ys = FL_FN(ew_smooth)(y, cx->p1);
     const FL_T q0 = x < lo ? lo : x;
-    const FL_T q = q0 > hi ? hi : q0;
-    const int inside = x >= lo && x <= hi; /* false for NaN, whose q stays NaN */
+    *q = q0 > hi ? hi : q0;
+    return x >= lo && x <= hi; /* false for NaN, whose q stays NaN */
+}
+
+FL_INLINE FL_T FL_FN(ew_bce_prob_soft)(FL_T x, FL_T y, FL_T pw,
+                                       const FL_FN(fl_ew_ctx) * cx, FL_T *g)
+{
+    FL_T q;
+    const int inside = FL_FN(ew_prob_clip)(x, cx, &q);
+    const FL_T ys = FL_FN(ew_smooth)(y, cx->p1);
     const FL_T t1 = ys == 0 ? 0 : FL_EW_RND(ys * FL_TLOG(q));
     const FL_T t0 = ys == 1 ? 0 : FL_EW_RND((1 - ys) * FL_TLOG1P(-q));
     (void)pw;
@@ -140,15 +147,8 @@ FL_INLINE FL_T FL_FN(ew_log1p_neg)(FL_T t)
 FL_INLINE FL_T FL_FN(ew_bce_prob_hard)(FL_T x, FL_T y, FL_T pw,
                                        const FL_FN(fl_ew_ctx) * cx, FL_T *g)
 {
-    const FL_T tiny = (FL_T)(sizeof(FL_T) == 4 ? 1.1754943508222875e-38
-                                               : 2.2250738585072014e-308);
-    const FL_T below1 = (FL_T)(sizeof(FL_T) == 4 ? 1.0 - 5.9604644775390625e-8
-                                                 : 1.0 - 1.1102230246251565e-16);
-    const FL_T lo = cx->p0 > tiny ? cx->p0 : tiny;
-    const FL_T hi = 1 - lo < below1 ? 1 - lo : below1;
-    const FL_T q0 = x < lo ? lo : x;
-    const FL_T q = q0 > hi ? hi : q0;
-    const int inside = x >= lo && x <= hi, one = y == 1;
+    FL_T q;
+    const int inside = FL_FN(ew_prob_clip)(x, cx, &q), one = y == 1;
     const FL_T nq = 1 - q; /* exact for q >= 1/2 */
     const FL_T lg = FL_TLOG(one ? q : nq);
     const FL_T l1 = FL_FN(ew_log1p_neg)(q < (FL_T)0.5 ? -q : (FL_T)-0.5);
