@@ -249,17 +249,23 @@ FL_INLINE FL_T FL_FN(ew_focal_one)(FL_T x, FL_T y, const FL_FN(fl_ew_ctx) * cx, 
                                     : FL_EW_RND(alpha * y) + FL_EW_RND((1 - alpha) * (1 - y));
         const FL_T aug = at * ug;
         /* gamma u^gamma ce r (1 - 2y), with 0 where a factor is 0: neither an
-         * infinite ce nor an infinite gamma (float32 above 3.4e38) can give inf * 0.
-         * (gamma = 2 on a hard target: gug <= 2, and ce = inf has u = 1, u^2 = 1:
-         * nothing to guard in gterm and cu.) */
-        const FL_T gug = hard && g2 ? ug + ug : ug == 0 ? 0 : gamma * ug;
+         * infinite ce nor an infinite gamma (float32 above 3.4e38) can give inf * 0 */
         const FL_T cr = r == 0 ? 0 : ce * r;
         const FL_T crs = hard ? (one ? -cr : cr) : cr * (1 - 2 * y);
-        const FL_T gterm = hard && g2 ? gug * crs : cr == 0 ? 0 : gug * crs;
-        /* ce = inf has u = c1 > 0: the loss is inf even if u^gamma underflowed */
-        const FL_T cu = hard && g2 ? ug * ce : ce == (FL_T)INFINITY ? ce : ug * ce;
-        *g = FL_EW_RND(aug * dce) + FL_EW_RND(at * gterm);
-        return FL_EW_RND(at == 0 ? 0 : at * cu);
+        if (hard && g2) {
+            /* a u^2 (dce + 2 ce r (1 - 2y)): every factor finite (ce = inf only with
+             * r = 0, hence cr = 0), and no product feeds a sum, so nothing to round
+             * apart; the loss a u^2 ce is inf where ce is (u = 1 there) */
+            *g = aug * (dce + (crs + crs));
+            return FL_EW_RND(at == 0 ? 0 : aug * ce);
+        } else {
+            const FL_T gug = ug == 0 ? 0 : gamma * ug;
+            const FL_T gterm = cr == 0 ? 0 : gug * crs;
+            /* ce = inf has u = c1 > 0: the loss is inf even if u^gamma underflowed */
+            const FL_T cu = ce == (FL_T)INFINITY ? ce : ug * ce;
+            *g = FL_EW_RND(aug * dce) + FL_EW_RND(at * gterm);
+            return FL_EW_RND(at == 0 ? 0 : at * cu);
+        }
     }
 }
 
