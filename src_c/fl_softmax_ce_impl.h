@@ -202,7 +202,8 @@ typedef struct {
     const int64_t *y;
     FL_T *g, *loss_rows;
     int64_t n, c, ignore_index;
-    double eps, z, den, wsum; /* den: D for "mean" (0 when D == 0), else 1 */
+    double eps, z, den, wsum; /* den: D dk for "mean" (0 when D == 0), else 1 */
+    double dk; /* 2^600 for a tiny D (below 2^-500), else 1 */
     FL_T pa, pb; /* p' = pa p + pb = (1 - eps) p + eps / c */
     int mode;
 } FL_FN(fl_ctx);
@@ -214,6 +215,10 @@ FL_INLINE double FL_FN(row_scale)(const FL_FN(fl_ctx) * cx, double swi)
 {
     return cx->den != 0 ? swi / cx->den : 0.0;
 }
+/* (For a tiny D, D itself would make s_i / D overflow where the products with the
+ * class weights that the gradient needs, w_y / D for one, are finite: den is then
+ * D dk, dk = 2^600, and row_loss multiplies those weight terms by dk too. A power of
+ * two, and 1 for every D above 2^-500: no bit changes there.) */
 
 /* After sweep 2: the row loss, and the sweep-3 coefficients alpha, beta and (hard
  * targets) gamma, the amount taken off the target entry, from the sums of sweep 2:
@@ -226,27 +231,31 @@ FL_INLINE double FL_FN(row_loss)(const FL_FN(fl_ctx) * cx, const int mode, FL_T 
                                  double *alpha, double *beta, double *gamma)
 {
     const double lse = (double)m + log_s;
+    /* the weight terms times dk (1 but for a tiny D: see row_scale), so that the
+     * row loss and alpha, beta, gamma are those of D dk; the loss total is divided
+     * by D dk */
+    const double dk = cx->dk;
     double loss, coef;
     if (mode == FL_MODE_SOFT) {
-        loss = sd + sa * log_s;
-        coef = sa;
-        *beta = rs;
+        loss = sd * dk + (sa * dk) * log_s;
+        coef = sa * dk;
+        *beta = rs * dk;
         *gamma = 0.0;
     } else {
-        const double eps = cx->eps;
+        const double eps = cx->eps, wyk = wy * dk;
         /* (1 - eps) w_y (lse - x_y), with lse - x_y = (m - x_y) + log s. */
-        loss = (1.0 - eps) * wy * (((double)m - xy) + log_s);
-        coef = (1.0 - eps) * wy;
+        loss = (1.0 - eps) * wyk * (((double)m - xy) + log_s);
+        coef = (1.0 - eps) * wyk;
         if (eps > 0) {
-            loss += eps / (double)cx->c * (sd + cx->wsum * log_s);
-            coef += eps * cx->wsum / (double)cx->c;
+            loss += eps / (double)cx->c * (sd * dk + (cx->wsum * dk) * log_s);
+            coef += eps * (cx->wsum * dk) / (double)cx->c;
         }
-        *beta = rs * eps / (double)cx->c;
-        *gamma = rs * (1.0 - eps) * wy;
+        *beta = rs * dk * eps / (double)cx->c;
+        *gamma = rs * (1.0 - eps) * wyk;
     }
     if (cx->z > 0) {
-        loss += cx->z * lse * lse;
-        coef += 2.0 * cx->z * lse;
+        loss += (cx->z * dk) * lse * lse;
+        coef += 2.0 * (cx->z * dk) * lse;
     }
     *alpha = rs * coef / s;
     return swi * loss;
@@ -839,6 +848,11 @@ static int FL_FN(fl_sce_run)(fl_sce_args *args, int n_threads)
     cx.eps = args->label_smoothing;
     cx.z = args->z_loss;
     cx.den = !args->mean ? 1.0 : denom;
+    cx.dk = 1.0;
+    if (cx.den > 0 && cx.den < 0x1p-500) {
+        cx.dk = 0x1p600; /* D dk in [2^-474, 2^100): exact, and 2^-1074 dk finite */
+        cx.den *= cx.dk;
+    }
     cx.pa = (FL_T)(1.0 - args->label_smoothing);
     cx.pb = (FL_T)(args->label_smoothing / (double)c);
     cx.mode = cx.p ? FL_MODE_SOFT : (cx.eps > 0 ? FL_MODE_HARD_SMOOTH : FL_MODE_HARD);
@@ -865,7 +879,7 @@ static int FL_FN(fl_sce_run)(fl_sce_args *args, int n_threads)
             total += li;
         }
         free(scratch);
-        args->loss = !args->mean ? total : (denom != 0 ? total / denom : 0.0);
+        args->loss = !args->mean ? total : (cx.den != 0 ? total / cx.den : 0.0);
         return FL_OK;
     }
     if (nt > nb)
@@ -878,7 +892,7 @@ static int FL_FN(fl_sce_run)(fl_sce_args *args, int n_threads)
         if (fl_sum_blocks(FL_FN(sce_block), &span, nb, nt, &total) != 0)
             return FL_ENOMEM;
     }
-    args->loss = !args->mean ? total : (denom != 0 ? total / denom : 0.0);
+    args->loss = !args->mean ? total : (cx.den != 0 ? total / cx.den : 0.0);
     return FL_OK;
 }
 

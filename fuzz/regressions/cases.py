@@ -132,6 +132,23 @@ def subnormal_sample_weights_mse():
     return Case("mse_loss_and_grad", [np.ones(4), np.ones(4)], kw)
 
 
+def subnormal_target_class_weight_softmax():
+    # (CI-seed fuzz run, 2026-11-26) "mean" over D = w_0 = 5e-324 while the other
+    # class weights are ~4: s_i / D overflowed, and inf * w gave a NaN gradient where
+    # w_y / D = 1 (the kernel now scales a tiny D and the weight terms by 2^600)
+    kw = {"weight": np.array([5e-324, 3.96875, 1.625, 1.578125])}
+    return Case("softmax_cross_entropy_and_grad", [np.zeros(4), np.array(0)], kw)
+
+
+def tiny_class_weights_label_smoothing_float32():
+    # (hypothesis, 2026-11-26) all class weights 1.4e-45 in float32 with
+    # label_smoothing: eps / C * s_i / D overflowed float32 (a -inf gradient); the
+    # weights are now scaled by a power of two into [1/2, 1) first
+    kw = {"weight": np.full(3, 1.4e-45, np.float32), "label_smoothing": 1.0}
+    x = np.zeros((2, 3), np.float32)
+    return Case("softmax_cross_entropy_and_grad", [x, np.array([0, 2])], kw)
+
+
 def n_threads_beyond_c_int():
     kw = {"n_threads": 2**31}
     return Case("mse_loss", [np.ones(2), np.zeros(2)], kw)
@@ -168,5 +185,7 @@ CASES = {
         (subnormal_sample_weights_softmax, "ok"),
         (subnormal_sample_weights_mse, "ok"),
         (empty_input_with_empty_pos_weight, "ok"),
+        (subnormal_target_class_weight_softmax, "ok"),
+        (tiny_class_weights_label_smoothing_float32, "ok"),
     ]
 }
