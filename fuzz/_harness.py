@@ -1238,7 +1238,7 @@ def model_elementwise(case, either):
             r = np.abs(np.asarray(x, dtype=F64) - np.asarray(y, dtype=F64))
         r = r[np.isfinite(r) & (r > 0)]
         tiny = float(np.finfo(cd).tiny) * 2.0**24
-        exp.skip_values |= bool(r.size and float(r.min()) ** 2 < tiny)
+        exp.skip_values |= bool(r.size and float(r.min()) < float(np.sqrt(tiny)))
     if red == "mean" and sw is not None:
         exp.ill_mean = _ill(sw, cd)
     if not np.isfinite(y).all() or (w is not None and not np.isfinite(w).all()):
