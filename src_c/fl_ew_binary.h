@@ -122,21 +122,6 @@ FL_INLINE FL_T FL_FN(ew_bce_prob_soft)(FL_T x, FL_T y, FL_T pw,
     return -(t1 + t0);
 }
 
-/* log1p(t) for t in [-1/2, 0] (log(1 - q) for q <= 1/2): the atanh form of
- * fl_log1pf01, whose fit is even in w, so w = t / (2 + t) in [-1/3, 0] is in range. */
-FL_INLINE FL_T FL_FN(ew_log1p_neg)(FL_T t)
-{
-    if (sizeof(FL_T) == 4) {
-        const FL_T w = t / (2 + t), z = w * w;
-        FL_T p = (FL_T)(2 * 0.134337742303888);
-        p = p * z + (FL_T)(2 * 0.14116978045681525);
-        p = p * z + (FL_T)(2 * 0.2000383542618125);
-        p = p * z + (FL_T)(2 * 0.3333331983287616);
-        return (t - t * w) + (w * z) * p;
-    }
-    return FL_TLOG1P(t);
-}
-
 /* BCE on probabilities, no label smoothing, and every target of the block 0 or 1
  * (p0 = epsilon): one log per element instead of two, one side's formula only.
  *   y = 1: loss = -log q,          d/dx = -1 / q        for lo <= x <= hi
@@ -151,7 +136,7 @@ FL_INLINE FL_T FL_FN(ew_bce_prob_hard)(FL_T x, FL_T y, FL_T pw,
     const int inside = FL_FN(ew_prob_clip)(x, cx, &q), one = y == 1;
     const FL_T nq = 1 - q; /* exact for q >= 1/2 */
     const FL_T lg = FL_TLOG(one ? q : nq);
-    const FL_T l1 = FL_FN(ew_log1p_neg)(q < (FL_T)0.5 ? -q : (FL_T)-0.5);
+    const FL_T l1 = FL_TLOG1P01(q < (FL_T)0.5 ? -q : (FL_T)-0.5);
     (void)pw;
     *g = inside ? 1 / (one ? -q : nq) : (x == x ? 0 : x);
     return -(one || !(q < (FL_T)0.5) ? lg : l1); /* NaN q takes lg: NaN */
