@@ -169,18 +169,6 @@ def elementwise_loss(
             ],
             allow_alias=input,
         )
-        # a broadcast weight reaches the kernel as a copy, unchecked there
-        for arg_name, original, used in (
-            ("weight", weight, w),
-            ("pos_weight", pos_weight, pw),
-        ):
-            if (
-                isinstance(original, np.ndarray)
-                and original.size
-                and not np.may_share_memory(original, used)
-                and np.may_share_memory(original, out)
-            ):
-                raise ValueError(f"out overlaps {arg_name}; pass a separate buffer")
 
     n = x.size
     with np.errstate(over="ignore"):  # sample weights of 1e308 may sum to inf
@@ -193,6 +181,21 @@ def elementwise_loss(
         # so a zero gradient stays 0 rather than 0 * inf = NaN.
         sw = (sw.astype(np.float64) / denom).astype(dtype)
         scale, folded = 1.0, True
+    if want_grad and out is not None:
+        # a broadcast weight, or sample weights with 1 / D folded in, reach the
+        # kernel as a copy, which its own pointer check cannot see
+        for arg_name, original, used in (
+            ("weight", weight, w),
+            ("sample_weight", sample_weight, sw),
+            ("pos_weight", pos_weight, pw),
+        ):
+            if (
+                isinstance(original, np.ndarray)
+                and original.size
+                and not np.may_share_memory(original, used)
+                and np.may_share_memory(original, out)
+            ):
+                raise ValueError(f"out overlaps {arg_name}; pass a separate buffer")
 
     grad = grad_buffer(x, input, out, res_dtype, shape) if want_grad else None
     elems = np.empty(shape, dtype=dtype) if reduction == "none" else None

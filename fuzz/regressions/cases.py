@@ -111,6 +111,14 @@ def out_overlaps_one_element_pos_weight():
     )
 
 
+def out_overlaps_tiny_sample_weight():
+    # sample weights summing below ~3e-39 reach the kernel divided by their sum,
+    # as a copy, so the kernel's pointer check did not see them inside out
+    out = np.full(2, 1.7e-46)
+    kw = {"sample_weight": out, "out": out, "n_threads": 1}
+    return Case("huber_loss_and_grad", [np.full(2, 1e4), np.zeros(2)], kw)
+
+
 def sample_weight_sum_overflows():
     kw = {"sample_weight": np.array([1e308, 1e308])}
     return Case("mse_loss", [np.ones(2), np.zeros(2)], kw)
@@ -180,6 +188,7 @@ CASES = {
         (out_overlaps_strided_student, "error"),
         (out_overlaps_broadcast_weight, "error"),
         (out_overlaps_one_element_pos_weight, "error"),
+        (out_overlaps_tiny_sample_weight, "error"),
         (sample_weight_sum_overflows, "ok"),
         (n_threads_beyond_c_int, "error"),
         (subnormal_sample_weights_softmax, "ok"),
