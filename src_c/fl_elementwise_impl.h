@@ -45,6 +45,7 @@ typedef struct {
 #define FL_EW_BCE_PROB_HARD (FL_EW_COUNT + 5) /* BCE on probabilities, ls 0, hard */
 #define FL_EW_BCE_PROB_SOFT (FL_EW_COUNT + 6) /* ... no target 0 or 1 (or ls > 0) */
 #define FL_EW_FOCAL_SOFT (FL_EW_COUNT + 7)    /* sigmoid focal, no target 0 or 1 */
+#define FL_EW_FOCAL_HARD2NZ (FL_EW_COUNT + 8) /* hard, gamma 2, alpha not 0 or 1 */
 #endif
 
 FL_INLINE FL_T FL_FN(ew_elem)(const int kind, FL_T x, FL_T y, FL_T pw,
@@ -69,6 +70,8 @@ FL_INLINE FL_T FL_FN(ew_elem)(const int kind, FL_T x, FL_T y, FL_T pw,
         return FL_FN(ew_sigmoid_focal_hard)(x, y, pw, cx, g);
     case FL_EW_FOCAL_HARD2:
         return FL_FN(ew_sigmoid_focal_hard2)(x, y, pw, cx, g);
+    case FL_EW_FOCAL_HARD2NZ:
+        return FL_FN(ew_sigmoid_focal_hard2nz)(x, y, pw, cx, g);
     case FL_EW_BCE_NOLS:
         return FL_FN(ew_bce_logits_nols)(x, y, pw, cx, g);
     case FL_EW_BCE_HARD:
@@ -85,10 +88,15 @@ FL_INLINE FL_T FL_FN(ew_elem)(const int kind, FL_T x, FL_T y, FL_T pw,
 }
 
 /* Elements [k0, k1) (at most FL_EW_BLOCK). `weighted`: w/sw/pw expanded into wb/pb. */
-FL_INLINE double FL_FN(ew_block)(const FL_FN(fl_ew_ctx) * cx, int64_t k0, int64_t k1,
+FL_INLINE double FL_FN(ew_block)(const FL_FN(fl_ew_ctx) * cx0, int64_t k0, int64_t k1,
                                  const int kind, const int has_g, const int has_l,
                                  const int weighted)
 {
+    /* A local copy of the context: the gradient stores (FL_T) may alias the
+     * caller's context's FL_T parameters for all the compiler knows, which made it
+     * reload and re-derive them (alpha, 1 - alpha, ...) in every iteration. */
+    const FL_FN(fl_ew_ctx) cxl = *cx0;
+    const FL_FN(fl_ew_ctx) *const cx = &cxl;
     const int64_t len = k1 - k0;
     const FL_T *x = cx->x + k0, *y = cx->y + k0;
     FL_T *gout = has_g ? cx->g + k0 : NULL, *lout = has_l ? cx->l + k0 : NULL;
@@ -184,7 +192,9 @@ static double FL_FN(ew_block_any)(const FL_FN(fl_ew_ctx) * cx, int64_t k0, int64
     if (kind == FL_EW_SIGMOID_FOCAL) {
         const int tk = FL_FN(ew_target_kinds)(cx->y, k0, k1);
         if (tk == 1)
-            kind = cx->p1 == 2 ? FL_EW_FOCAL_HARD2 : FL_EW_FOCAL_HARD;
+            kind = cx->p1 != 2                    ? FL_EW_FOCAL_HARD
+                   : cx->p0 == 0 || cx->p0 == 1 ? FL_EW_FOCAL_HARD2
+                                                : FL_EW_FOCAL_HARD2NZ;
         else if (tk == 2)
             kind = FL_EW_FOCAL_SOFT;
     } else if (kind == FL_EW_BCE_NOLS && !cx->pw) {
@@ -216,6 +226,8 @@ static double FL_FN(ew_block_any)(const FL_FN(fl_ew_ctx) * cx, int64_t k0, int64
         return FL_FN(ew_block_kind)(cx, k0, k1, FL_EW_FOCAL_HARD);
     case FL_EW_FOCAL_HARD2:
         return FL_FN(ew_block_kind)(cx, k0, k1, FL_EW_FOCAL_HARD2);
+    case FL_EW_FOCAL_HARD2NZ:
+        return FL_FN(ew_block_kind)(cx, k0, k1, FL_EW_FOCAL_HARD2NZ);
     case FL_EW_BCE_NOLS:
         return FL_FN(ew_block_kind)(cx, k0, k1, FL_EW_BCE_NOLS);
     case FL_EW_BCE_HARD:

@@ -39,7 +39,7 @@ FL_INLINE FL_T FL_FN(ew_bce_logits_s)(FL_T x, FL_T y, FL_T pw,
      * ew_smooth gives for ls = 0, with two operations fewer */
     const FL_T ys = smooth ? FL_FN(ew_smooth)(y, cx->p0) : FL_EW_RND(y);
     const FL_T a = pw * ys, b = 1 - ys;
-    const FL_T ax = x < 0 ? -x : x;
+    const FL_T ax = FL_FABS(x);
     const FL_T e = FL_FN(ew_exp_nabs)(ax);  /* in (0, 1]; 0 for |x| = inf */
     const FL_T lp = FL_EW_RND(FL_TLOG1P01(e));
     const FL_T sp_neg = (x > 0 ? x : 0) + lp;  /* softplus(x)  = -log(1 - sigmoid) */
@@ -70,7 +70,7 @@ FL_INLINE FL_T FL_FN(ew_bce_logits_hard)(FL_T x, FL_T y, FL_T pw,
                                          const FL_FN(fl_ew_ctx) * cx, FL_T *g)
 {
     const int one = y == 1;
-    const FL_T ax = x < 0 ? -x : x;
+    const FL_T ax = FL_FABS(x);
     const FL_T e = FL_FN(ew_exp_nabs)(ax);
     const FL_T lp = FL_EW_RND(FL_TLOG1P01(e));
     const FL_T inv = 1 / (1 + e), einv = e * inv;
@@ -192,7 +192,7 @@ FL_INLINE FL_T FL_FN(ew_focal_one)(FL_T x, FL_T y, const FL_FN(fl_ew_ctx) * cx, 
                                    const int hard, const int g2)
 {
     const FL_T alpha = cx->p0, gamma = cx->p1;
-    const FL_T ax = x < 0 ? -x : x;
+    const FL_T ax = FL_FABS(x);
     const FL_T e = FL_FN(ew_exp_nabs)(ax);
     const FL_T lp = FL_EW_RND(FL_TLOG1P01(e));
     const FL_T inv = 1 / (1 + e), einv = e * inv;
@@ -254,6 +254,35 @@ FL_INLINE FL_T FL_FN(ew_focal_one)(FL_T x, FL_T y, const FL_FN(fl_ew_ctx) * cx, 
     }
 }
 
+/* Hard target (y = 0 or 1), gamma = 2: the hard branch of ew_focal_one with u^2 for
+ * u^gamma, written out with the sign of 1 - 2y applied once at the end:
+ *   loss = a u^2 ce,   d/dx = +-a u^2 (u + 2 ce r)   (- for y = 1)
+ * (the same bits as a u^2 ((+-u) + 2 (+-ce r)), both terms of one sign). |x| with
+ * FL_FABS (one AND) rather than a comparison and a blend. nz: alpha is neither 0 nor
+ * 1 (or < 0), so a is never 0 and the loss needs no guard against 0 * inf. */
+FL_INLINE FL_T FL_FN(ew_focal_hard2)(FL_T x, FL_T y, const FL_FN(fl_ew_ctx) * cx,
+                                     FL_T *g, const int nz)
+{
+    const FL_T alpha = cx->p0;
+    const FL_T a1 = alpha < 0 ? 1 : alpha, a0 = alpha < 0 ? 1 : 1 - alpha;
+    const FL_T ax = FL_FABS(x);
+    const FL_T e = FL_FN(ew_exp_nabs)(ax);
+    const FL_T lp = FL_EW_RND(FL_TLOG1P01(e));
+    const FL_T inv = 1 / (1 + e), einv = e * inv;
+    const int one = y == 1;
+    const int wrong = (x >= 0) != one;
+    const FL_T u = wrong ? inv : einv;
+    const FL_T r = wrong ? einv : inv;
+    const FL_T ce = wrong ? lp + ax : lp;
+    const FL_T at = one ? a1 : a0;
+    const FL_T aug = at * FL_EW_RND(u * u);
+    /* ce = inf (x = +-inf on the wrong side) comes with r = 0: that term is 0 */
+    const FL_T cr = r == 0 ? 0 : ce * r;
+    const FL_T gm = aug * (u + (cr + cr));
+    *g = one ? 0 - gm : gm;
+    return FL_EW_RND(nz || at != 0 ? aug * ce : 0);
+}
+
 /* Any target: the hard-target form where y is 0 or 1 (u^2 for gamma = 2 there, as
  * in the hard-target-only blocks), the general one elsewhere, so an element gets the
  * same bits whichever kind of block it sits in. */
@@ -261,7 +290,7 @@ FL_INLINE FL_T FL_FN(ew_sigmoid_focal)(FL_T x, FL_T y, FL_T pw,
                                        const FL_FN(fl_ew_ctx) * cx, FL_T *g)
 {
     FL_T gh, gs;
-    const FL_T lh = cx->p1 == 2 ? FL_FN(ew_focal_one)(x, y, cx, &gh, 1, 1)
+    const FL_T lh = cx->p1 == 2 ? FL_FN(ew_focal_hard2)(x, y, cx, &gh, 0)
                                 : FL_FN(ew_focal_one)(x, y, cx, &gh, 1, 0);
     const FL_T ls = FL_FN(ew_focal_one)(x, y, cx, &gs, 0, 0);
     const int hard = y == 0 || y == 1;
@@ -291,5 +320,13 @@ FL_INLINE FL_T FL_FN(ew_sigmoid_focal_hard2)(FL_T x, FL_T y, FL_T pw,
                                              const FL_FN(fl_ew_ctx) * cx, FL_T *g)
 {
     (void)pw;
-    return FL_FN(ew_focal_one)(x, y, cx, g, 1, 1);
+    return FL_FN(ew_focal_hard2)(x, y, cx, g, 0);
+}
+
+/* ... and alpha neither 0 nor 1 (the default 0.25, or none) */
+FL_INLINE FL_T FL_FN(ew_sigmoid_focal_hard2nz)(FL_T x, FL_T y, FL_T pw,
+                                               const FL_FN(fl_ew_ctx) * cx, FL_T *g)
+{
+    (void)pw;
+    return FL_FN(ew_focal_hard2)(x, y, cx, g, 1);
 }

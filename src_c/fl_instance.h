@@ -18,6 +18,7 @@
 #define FL_TLOG FL_CAT2(fl_logf, FL_PATH)
 #define FL_TLOG1P FL_CAT2(fl_log1pf, FL_PATH)
 #define FL_TLOG1P01 FL_CAT2(fl_log1pf01, FL_PATH)
+#define FL_FABS fabsf
 #include FL_IMPL
 #undef FL_T
 #undef FL_TS
@@ -27,6 +28,7 @@
 #undef FL_TLOG
 #undef FL_TLOG1P
 #undef FL_TLOG1P01
+#undef FL_FABS
 
 #define FL_T double
 #define FL_TS f64
@@ -36,6 +38,7 @@
 #define FL_TLOG FL_DLOG
 #define FL_TLOG1P FL_DLOG1P
 #define FL_TLOG1P01 FL_DLOG1P
+#define FL_FABS fabs
 #include FL_IMPL
 #undef FL_T
 #undef FL_TS
@@ -45,3 +48,4 @@
 #undef FL_TLOG
 #undef FL_TLOG1P
 #undef FL_TLOG1P01
+#undef FL_FABS

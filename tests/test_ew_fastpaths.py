@@ -65,11 +65,14 @@ def _focal(x, y, **kw):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("gamma", [2.0, 1.5, 0.0])
-def test_focal_element_bits_do_not_depend_on_its_block(simd_path, dtype, gamma):
-    """A block of hard targets takes the hard-target form only; one soft target makes
-    it a mixed block. Every hard element must get the same bits either way, loss
-    and gradient, with or without the gradient, for any thread count."""
+@pytest.mark.parametrize(
+    "gamma,alpha", [(2.0, 0.25), (1.5, 0.25), (0.0, 0.25), (2.0, 1.0), (2.0, -1.0)]
+)
+def test_focal_element_bits_do_not_depend_on_its_block(simd_path, dtype, gamma, alpha):
+    """A block of hard targets takes the hard-target form only (for gamma = 2 one
+    loop where alpha may zero a class's weight, another where it cannot); one soft
+    target makes it a mixed block. Every hard element must get the same bits either
+    way, loss and gradient, with or without the gradient, for any thread count."""
     rng = np.random.default_rng(7)
     n = 3 * BLOCK + 123
     x = (rng.standard_normal(n) * 6).astype(dtype)
@@ -80,15 +83,16 @@ def test_focal_element_bits_do_not_depend_on_its_block(simd_path, dtype, gamma):
     ym[soft] = [0.3, 0.999, 1e-6]
     keep = np.ones(n, bool)
     keep[soft] = False
-    l_hard, g_hard = _focal(x, y, gamma=gamma, n_threads=1)
-    l_mixed, g_mixed = _focal(x, ym, gamma=gamma, n_threads=2)
+    kw = {"gamma": gamma, "alpha": None if alpha < 0 else alpha}
+    l_hard, g_hard = _focal(x, y, n_threads=1, **kw)
+    l_mixed, g_mixed = _focal(x, ym, n_threads=2, **kw)
     np.testing.assert_array_equal(l_hard[keep], l_mixed[keep])
     np.testing.assert_array_equal(g_hard[keep], g_mixed[keep])
     assert not np.array_equal(l_hard[soft], l_mixed[soft])  # the soft ones changed
-    l_only = fastloss.sigmoid_focal_loss(x, y, gamma=gamma, reduction="none")
+    l_only = fastloss.sigmoid_focal_loss(x, y, reduction="none", **kw)
     np.testing.assert_array_equal(l_only, l_hard)
     # the reduced loss of the hard call is the float64 sum of the same elements
-    total = fastloss.sigmoid_focal_loss(x, y, gamma=gamma, reduction="sum", n_threads=2)
+    total = fastloss.sigmoid_focal_loss(x, y, reduction="sum", n_threads=2, **kw)
     assert total == pytest.approx(float(np.sum(l_hard, dtype=np.float64)), rel=1e-12)
 
 
@@ -171,6 +175,30 @@ def test_focal_gamma2_hard_targets_at_the_extremes(simd_path):
     assert loss[3] == 0.0 and grad[3] == 0.0 and loss[4] == 0.0 and grad[4] == 0.0
     assert np.all(np.isinf(loss[6:])) and np.all(np.isfinite(grad))
     assert grad[6] == pytest.approx(0.75) and grad[7] == pytest.approx(-0.25)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("alpha", [0.0, 1.0])
+def test_focal_gamma2_class_weight_zero_at_infinite_logits(simd_path, dtype, alpha):
+    """alpha = 0 or 1 gives one class weight 0: its elements contribute exactly 0,
+    even at an infinite logit on the wrong side, where the cross-entropy is inf (a
+    block of hard targets with gamma = 2 takes a loop of its own for such alpha)."""
+    n = BLOCK + 40
+    x = np.linspace(-8, 8, n).astype(dtype)
+    y = (np.arange(n) % 2).astype(dtype)
+    x[:4] = [np.inf, -np.inf, -np.inf, np.inf]
+    y[:4] = [0, 1, 0, 1]  # wrong side, wrong side, right side, right side
+    loss, grad = _focal(x, y, gamma=2.0, alpha=alpha)
+    zero_class = 1.0 if alpha == 0.0 else 0.0
+    z = y == zero_class
+    assert np.all(loss[z] == 0) and np.all(grad[z] == 0)
+    other = 1 if zero_class == 0.0 else 0  # the other class's wrong-side infinity
+    assert np.isinf(loss[other]) and np.isfinite(grad[other]) and grad[other] != 0
+    assert np.all(np.isfinite(loss[4:])) and np.all(np.isfinite(grad))
+    want_l, want_g = _focal_ref(x[4:], y[4:], alpha, 2.0)
+    rtol = 1e-12 if dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(loss[4:], want_l, rtol=rtol, atol=1e-30)
+    np.testing.assert_allclose(grad[4:], want_g, rtol=rtol, atol=1e-12)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
