@@ -123,23 +123,28 @@ FL_INLINE FL_T FL_FN(ew_bce_prob_soft)(FL_T x, FL_T y, FL_T pw,
 }
 
 /* BCE on probabilities, no label smoothing, and every target of the block 0 or 1
- * (p0 = epsilon): one log per element instead of two, one side's formula only.
+ * (p0 = epsilon): one log and one division per element, one side's formula only.
  *   y = 1: loss = -log q,          d/dx = -1 / q        for lo <= x <= hi
- *   y = 0: loss = -log1p(-q),      d/dx = 1 / (1 - q)
- * log1p(-q) is log(1 - q) for q >= 1/2 (1 - q exact there, Sterbenz) and the atanh
- * form below 1/2 (no rounding of 1 - q to lose a small q in). Clipped, NaN and
- * infinite x as in ew_bce_prob. */
+ *   y = 0: loss = -log(1 - q),     d/dx = 1 / (1 - q)
+ * 1 - q is rounded to nq, whose error c = (1 - nq) - q is exact (Fast2Sum: 1 >= q;
+ * 1 - nq is exact by Sterbenz), so log(1 - q) = log(nq) + log1p(c / nq), and
+ * log1p(c / nq) = c / nq to far below an ulp (|c / nq| <= 2^-24, 0 for q >= 1/2):
+ * c times the gradient's 1 / nq. |c| is at most half an ulp of 1, so it can at
+ * most halve log(nq) (where q is near 2^-24) and costs no accuracy worth the name;
+ * a small q keeps its relative accuracy (nq = 1 gives exactly c = -q). Clipped,
+ * NaN and infinite x as in ew_bce_prob_soft. */
 FL_INLINE FL_T FL_FN(ew_bce_prob_hard)(FL_T x, FL_T y, FL_T pw,
                                        const FL_FN(fl_ew_ctx) * cx, FL_T *g)
 {
     FL_T q;
     const int inside = FL_FN(ew_prob_clip)(x, cx, &q), one = y == 1;
-    const FL_T nq = 1 - q; /* exact for q >= 1/2 */
-    const FL_T lg = FL_TLOG(one ? q : nq);
-    const FL_T l1 = FL_TLOG1P01(q < (FL_T)0.5 ? -q : (FL_T)-0.5);
+    const FL_T nq = 1 - q;
+    const FL_T c = (1 - nq) - q;
+    const FL_T rd = 1 / (one ? -q : nq);
+    const FL_T lg = FL_EW_RND(FL_TLOG(one ? q : nq));
     (void)pw;
-    *g = inside ? 1 / (one ? -q : nq) : (x == x ? 0 : x);
-    return -(one || !(q < (FL_T)0.5) ? lg : l1); /* NaN q takes lg: NaN */
+    *g = inside ? rd : (x == x ? 0 : x);
+    return -(one ? lg : lg + FL_EW_RND(c * rd));
 }
 
 /* Any target: without label smoothing a target of 0 or 1 takes the hard-target form
