@@ -3,9 +3,12 @@ the pytest-benchmark suite (``test_losses.py``) and ``losses_summary.py``.
 
 Every case is one fastloss ``*_and_grad`` function on one float32 shape: the
 elementwise losses on 4M elements (1-D) and on (4096, 1000), the row-wise ones
-on (8192, 1000) and (4096, 32000). Every implementation computes the same
+on (8192, 1000) and (4096, 32000), the triplet margin loss on embedding batches
+(8192, 1000) and (65536, 128). Every implementation computes the same
 ``reduction="mean"`` loss and d(loss)/d(first input), with the loss options
-below, and returns ``(loss, grad)``. An entry's ``prepare(case, inputs)`` does
+below, and returns ``(loss, grad)``; for the triplet loss the gradients with
+respect to all three inputs, ``(loss, (grad_anchor, grad_positive,
+grad_negative))``. An entry's ``prepare(case, inputs)`` does
 what a training loop does once (convert inputs, compile, allocate reused
 buffers, one warm-up call) and returns a :class:`Runner` whose ``call`` is what
 gets timed and whose ``memory`` reports the extra memory of one call.
@@ -53,6 +56,11 @@ FOCAL_GAMMA = 2.0
 BCE_EPSILON = 1e-7  # Keras' clip of probabilities
 SOFTMAX_FOCAL_GAMMA = 2.0
 KL_TEMPERATURE = 1.0
+TRIPLET_MARGIN = 1.0
+TRIPLET_P = 2  # the NumPy entry is written for this (Euclidean) norm only
+TRIPLET_EPS = 1e-6  # added to u - v before the norm, as torch's pairwise_distance
+TRIPLET_NOISE = 0.1  # positives and hard negatives: anchor + this x N(0, 1)
+TRIPLET_HARD = 0.5  # fraction of rows with a hard negative (active hinge)
 LOG2 = math.log(2.0)
 
 
@@ -67,6 +75,10 @@ class Loss:
     rowwise: bool
     inputs: str  # which generator in make_inputs
     options: dict = field(default_factory=dict, hash=False, compare=False)
+    # The gradient is taken with respect to the first n_grads inputs; with more
+    # than one, implementations return them as a tuple.
+    n_grads: int = 1
+    shapes: tuple = ()  # its own shapes; () means the elementwise or row-wise ones
 
 
 LOSSES = [
@@ -106,6 +118,15 @@ LOSSES = [
         "two_logits",
         {"temperature": KL_TEMPERATURE},
     ),
+    Loss(
+        "triplet",
+        "triplet_margin_loss_and_grad",
+        True,
+        "triplet",
+        {"margin": TRIPLET_MARGIN, "p": TRIPLET_P, "eps": TRIPLET_EPS},
+        n_grads=3,
+        shapes=((8192, 1000), (65536, 128)),  # embedding batches: rows x features
+    ),
 ]
 LOSS_BY_NAME = {loss.name: loss for loss in LOSSES}
 
@@ -138,7 +159,9 @@ class Case:
 CASES = [
     Case(loss, shape)
     for loss in LOSSES
-    for shape in (ROWWISE_SHAPES if loss.rowwise else ELEMENTWISE_SHAPES)
+    for shape in (
+        loss.shapes or (ROWWISE_SHAPES if loss.rowwise else ELEMENTWISE_SHAPES)
+    )
 ]
 
 
@@ -160,8 +183,8 @@ def select_cases(tokens: list[str]) -> list[Case]:
 
 
 def make_inputs(case: Case, seed: int = 0) -> tuple[np.ndarray, ...]:
-    """C-contiguous inputs in the fastloss argument order; the first one is
-    what the gradient is taken with respect to."""
+    """C-contiguous inputs in the fastloss argument order; the first
+    ``n_grads`` are what the gradient is taken with respect to."""
     rng = np.random.default_rng(seed)
     shape, kind = case.shape, case.loss.inputs
 
@@ -189,13 +212,30 @@ def make_inputs(case: Case, seed: int = 0) -> tuple[np.ndarray, ...]:
         return normal(), rng.integers(0, shape[-1], size=shape[:-1], dtype=np.int64)
     if kind == "two_logits":
         return normal(), normal()
+    if kind == "triplet":
+        # (anchor, positive, negative) rows. positive = anchor + small noise;
+        # the negative is a hard one (anchor + the same noise: d_an ~ d_ap, the
+        # hinge ~ margin, active) on TRIPLET_HARD of the rows, an unrelated
+        # N(0, 1) row elsewhere (d_an ~ sqrt(2 n_features) >> d_ap + margin,
+        # inactive): both branches, and no row near the kink, at any width.
+        anchor, positive, negative = normal(), normal(TRIPLET_NOISE), normal()
+        positive += anchor
+        hard = rng.random(shape[:-1]) < TRIPLET_HARD
+        negative[hard] *= DTYPE(TRIPLET_NOISE)
+        negative[hard] += anchor[hard]
+        return anchor, positive, negative
     raise ValueError(kind)
 
 
-def bytes_needed(inputs: tuple[np.ndarray, ...]) -> int:
-    """Every input read once and the gradient (the first input's size) written
-    once: the least memory traffic of any fused pass."""
-    return sum(a.nbytes for a in inputs) + inputs[0].nbytes
+def grad_bytes(case: Case, inputs: tuple[np.ndarray, ...]) -> int:
+    """Size of the gradient(s): of the first ``n_grads`` inputs, together."""
+    return sum(a.nbytes for a in inputs[: case.loss.n_grads])
+
+
+def bytes_needed(case: Case, inputs: tuple[np.ndarray, ...]) -> int:
+    """Every input read once and the gradient(s) written once: the least
+    memory traffic of any fused pass."""
+    return sum(a.nbytes for a in inputs) + grad_bytes(case, inputs)
 
 
 # ---------------------------------------------------------------------------
@@ -313,6 +353,43 @@ def np_kl_div(s, t, scale):
     return loss, grad
 
 
+def np_triplet(
+    a, p, n, scale, margin=TRIPLET_MARGIN, eps=TRIPLET_EPS
+) -> tuple[float, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    # torch's triplet_margin_loss, p = 2: with u = a - p + eps, w = a - n + eps,
+    # h = ||u|| - ||w|| + margin; rows with h >= 0 (clamp_min's subgradient)
+    # have grad_p = -u / ||u||, grad_n = w / ||w||, grad_a = -(grad_p + grad_n);
+    # the others 0 (and 0 for a zero norm, as torch's norm).
+    eps = a.dtype.type(eps)
+    u = a - p
+    u += eps
+    w = a - n
+    w += eps
+    d_ap = np.sqrt(np.einsum("ij,ij->i", u, u))
+    d_an = np.sqrt(np.einsum("ij,ij->i", w, w))
+    h = d_ap - d_an + margin
+    active = h >= 0
+    loss = float(h[active].sum()) * scale
+    c_ap = np.divide(scale, d_ap, out=np.zeros_like(d_ap), where=active & (d_ap > 0))
+    c_an = np.divide(scale, d_an, out=np.zeros_like(d_an), where=active & (d_an > 0))
+    grad_p = u
+    grad_p *= -c_ap[:, None]
+    grad_n = w
+    grad_n *= c_an[:, None]
+    grad_a = grad_p + grad_n
+    np.negative(grad_a, out=grad_a)
+    return loss, (grad_a, grad_p, grad_n)
+
+
+def triplet_active_fraction(inputs) -> float:
+    """Fraction of rows whose hinge is active (d_ap - d_an + margin > 0), in
+    float64: the inputs must exercise both branches."""
+    a, p, n = (x.astype(np.float64) for x in inputs)
+    d_ap = np.linalg.norm(a - p + TRIPLET_EPS, axis=-1)
+    d_an = np.linalg.norm(a - n + TRIPLET_EPS, axis=-1)
+    return float(np.mean(d_ap - d_an + TRIPLET_MARGIN > 0))
+
+
 NUMPY_LOSSES = {
     "bce_logits": np_bce_logits,
     "mse": np_mse,
@@ -324,6 +401,7 @@ NUMPY_LOSSES = {
     "bce": np_bce,
     "softmax_focal": np_softmax_focal,
     "kl_div": np_kl_div,
+    "triplet": np_triplet,
 }
 
 
@@ -357,6 +435,11 @@ def torch_losses() -> dict:
             reduction="batchmean",
         )
 
+    def triplet(a, p, n):
+        return F.triplet_margin_loss(
+            a, p, n, margin=TRIPLET_MARGIN, p=TRIPLET_P, eps=TRIPLET_EPS
+        )
+
     return {
         "bce_logits": F.binary_cross_entropy_with_logits,
         "mse": F.mse_loss,
@@ -371,6 +454,7 @@ def torch_losses() -> dict:
         "bce": F.binary_cross_entropy,
         "softmax_focal": softmax_focal,
         "kl_div": kl_div,
+        "triplet": triplet,
     }
 
 
@@ -417,6 +501,11 @@ def jax_losses() -> dict:
         log_p = jax.nn.log_softmax(t, axis=-1)
         return jnp.sum(jnp.exp(log_p) * (log_p - log_q)) / s.shape[0]
 
+    def triplet(a, p, n):  # torch's, with its pairwise_distance
+        d_ap = jnp.linalg.norm(a - p + TRIPLET_EPS, ord=TRIPLET_P, axis=-1)
+        d_an = jnp.linalg.norm(a - n + TRIPLET_EPS, ord=TRIPLET_P, axis=-1)
+        return jnp.mean(jnp.maximum(d_ap - d_an + TRIPLET_MARGIN, 0))
+
     return {
         "bce_logits": bce_logits,
         "mse": lambda x, y: jnp.mean(jnp.square(x - y)),
@@ -428,6 +517,7 @@ def jax_losses() -> dict:
         "bce": bce,
         "softmax_focal": softmax_focal,
         "kl_div": kl_div,
+        "triplet": triplet,
     }
 
 
@@ -473,6 +563,11 @@ def tf_losses() -> dict:
         n = tf.cast(tf.shape(s)[0], s.dtype)
         return tf.reduce_sum(tf.exp(log_p) * (log_p - log_q)) / n
 
+    def triplet(a, p, n):  # torch's, with its pairwise_distance
+        d_ap = tf.norm(a - p + TRIPLET_EPS, ord=TRIPLET_P, axis=-1)
+        d_an = tf.norm(a - n + TRIPLET_EPS, ord=TRIPLET_P, axis=-1)
+        return tf.reduce_mean(tf.maximum(d_ap - d_an + TRIPLET_MARGIN, 0.0))
+
     return {
         "bce_logits": bce_logits,
         "mse": lambda x, y: tf.reduce_mean(tf.square(x - y)),
@@ -484,6 +579,7 @@ def tf_losses() -> dict:
         "bce": bce,
         "softmax_focal": softmax_focal,
         "kl_div": kl_div,
+        "triplet": triplet,
     }
 
 
@@ -585,7 +681,7 @@ def torch_peak(call: Callable[[], object]) -> int:
 @dataclass
 class Runner:
     """``call()`` is timed. ``memory()`` gives (bytes, how measured): the extra
-    memory of one call, the returned gradient included."""
+    memory of one call, the returned gradient(s) included."""
 
     call: Callable[[], tuple]
     memory: Callable[[], tuple[int, str]] | None = None
@@ -613,8 +709,11 @@ def _fastloss(case: Case):
 
 def prepare_fastloss_out(case, inputs):
     fn, options = _fastloss(case), case.loss.options
-    out = np.empty_like(inputs[0])
-    out.fill(0)  # touched once, as by a training loop's first step
+    out = tuple(np.empty_like(a) for a in inputs[: case.loss.n_grads])
+    for buf in out:
+        buf.fill(0)  # touched once, as by a training loop's first step
+    if case.loss.n_grads == 1:
+        (out,) = out
 
     def call():
         return fn(*inputs, **options, n_threads=N_THREADS, out=out)
@@ -657,13 +756,14 @@ def prepare_torch(case, inputs):
 
     torch.set_num_threads(N_THREADS)
     fn = torch_losses()[case.loss.name]
-    x = torch.from_numpy(inputs[0]).requires_grad_(True)  # shares memory, no copy
-    rest = [torch.from_numpy(a) for a in inputs[1:]]
+    n = case.loss.n_grads
+    args = [torch.from_numpy(a) for a in inputs]  # shares memory, no copy
+    xs = [a.requires_grad_(True) for a in args[:n]]
 
     def call():
-        loss = fn(x, *rest)
-        (grad,) = torch.autograd.grad(loss, x)
-        return loss.item(), grad
+        loss = fn(*args)
+        grads = torch.autograd.grad(loss, xs)
+        return loss.item(), grads[0] if n == 1 else grads
 
     return _warm(Runner(call, lambda: (torch_peak(call), "torch allocator peak")))
 
@@ -675,13 +775,15 @@ def prepare_jax(case, inputs):
     args = [jax.device_put(a) for a in inputs]
     if case.loss.inputs == "classes":
         args[1] = jax.device_put(inputs[1].astype(np.int32))  # jax's int width
-    compiled = jax.jit(jax.value_and_grad(fn)).lower(*args).compile()
+    n = case.loss.n_grads
+    argnums = 0 if n == 1 else tuple(range(n))  # a tuple of gradients for n > 1
+    compiled = jax.jit(jax.value_and_grad(fn, argnums=argnums)).lower(*args).compile()
 
     def call():
         return jax.block_until_ready(compiled(*args))
 
     def memory():
-        # XLA's buffer assignment: scratch plus outputs (the gradient).
+        # XLA's buffer assignment: scratch plus outputs (the gradient(s)).
         stats = compiled.memory_analysis()
         return stats.temp_size_in_bytes + stats.output_size_in_bytes, "XLA temp+out"
 
@@ -709,18 +811,21 @@ def _tensorflow():
 def prepare_tensorflow(case, inputs):
     tf = _tensorflow()
     fn = tf_losses()[case.loss.name]
+    n = case.loss.n_grads
     args = [tf.constant(a) for a in inputs]
 
     @tf.function(jit_compile=True)
-    def step(x, *rest):
+    def step(*tensors):
+        xs = list(tensors[:n])
         with tf.GradientTape() as tape:
-            tape.watch(x)
-            loss = fn(x, *rest)
-        return loss, tape.gradient(loss, x)
+            tape.watch(xs)
+            loss = fn(*tensors)
+        grads = tape.gradient(loss, xs)
+        return loss, grads[0] if n == 1 else tuple(grads)
 
     def call():
         loss, grad = step(*args)
-        return loss.numpy(), grad  # eager CPU ops are synchronous: grad is done
+        return loss.numpy(), grad  # eager CPU ops are synchronous: grads are done
 
     def memory():
         # TensorFlow's CPU allocator keeps statistics (XLA's buffers included).
@@ -795,7 +900,8 @@ def is_available(impl: Impl, case: Case | None = None) -> bool:
 def reference(case: Case, inputs, grad_rows: int = 8, chunk: int = 1 << 22):
     """(loss, first gradient entries) in float64 from the NumPy twin, a few
     million elements at a time for the row-wise losses. Elementwise: the whole
-    gradient; row-wise: its first ``grad_rows`` rows."""
+    gradient; row-wise: its first ``grad_rows`` rows (of each gradient, a tuple
+    of them for ``n_grads`` > 1)."""
     fn, scale = NUMPY_LOSSES[case.loss.name], 1.0 / case.n_rows
     if not case.loss.rowwise:
         loss, grad = fn(*(a.astype(np.float64) for a in inputs), scale)
@@ -808,24 +914,36 @@ def reference(case: Case, inputs, grad_rows: int = 8, chunk: int = 1 << 22):
         loss, grad = fn(*part, scale)
         total += loss
         if head is None:
-            head = grad[:grad_rows]
-    return total, head
+            head = tuple(g[:grad_rows] for g in as_grads(grad))
+    return total, head[0] if len(head) == 1 else head
+
+
+def as_grads(grad) -> tuple[np.ndarray, ...]:
+    """An implementation's gradient, or tuple of gradients, as a tuple of
+    NumPy arrays (torch and TensorFlow tensors converted)."""
+    grads = grad if isinstance(grad, (tuple, list)) else (grad,)
+    return tuple(g.numpy() if hasattr(g, "numpy") else np.asarray(g) for g in grads)
 
 
 def check_result(case: Case, result, ref) -> str:
     """'' when ``result`` = (loss, grad) matches the float64 reference, else
-    what differs."""
-    loss, grad = result
+    what differs; ``grad`` is a tuple of ``n_grads`` gradients when that is
+    over 1, each compared."""
+    (loss, grad), (ref_loss, ref_grad) = result, ref
     loss = float(np.asarray(loss))
-    grad = grad.numpy() if hasattr(grad, "numpy") else np.asarray(grad)
-    ref_loss, ref_grad = ref
-    if grad.shape != case.shape or grad.dtype != DTYPE:
-        return f"grad is {grad.dtype}{grad.shape}"
+    grads, ref_grads = as_grads(grad), as_grads(ref_grad)
+    if len(grads) != len(ref_grads):
+        return f"{len(grads)} gradients, not {len(ref_grads)}"
+    names = [f"grad[{i}]" for i in range(len(grads))] if len(grads) > 1 else ["grad"]
+    for which, g in zip(names, grads):
+        if g.shape != case.shape or g.dtype != DTYPE:
+            return f"{which} is {g.dtype}{g.shape}"
     if not math.isclose(loss, ref_loss, rel_tol=1e-4, abs_tol=1e-7):
         return f"loss {loss!r} vs float64 {ref_loss!r}"
-    got = grad[: ref_grad.shape[0]].astype(np.float64)
-    err = float(np.abs(got - ref_grad).max())
-    scale = float(np.abs(ref_grad).max())
-    if not err <= 1e-4 * scale:
-        return f"grad max error {err:.3g} (scale {scale:.3g})"
+    for which, g, ref_g in zip(names, grads, ref_grads):
+        got = g[: ref_g.shape[0]].astype(np.float64)
+        err = float(np.abs(got - ref_g).max())
+        scale = float(np.abs(ref_g).max())
+        if not err <= 1e-4 * scale:
+            return f"{which} max error {err:.3g} (scale {scale:.3g})"
     return ""

@@ -27,11 +27,12 @@ the median first call after the idle gap, and a check against a float64 NumPy
 twin.
 
 The memory floor: a fused pass must read every input once and write the
-gradient once (``bytes_needed``). ``np.copyto`` of an array of the first input's
-size into an already-touched destination moves ``bytes_copied`` = 2 x its size
-at the copy bandwidth of this machine, measured in the same rounds; floor =
-copy median x bytes_needed / bytes_copied. A two-thread copy gives a stricter
-floor, printed alongside.
+gradient once (``bytes_needed``; the triplet loss writes three gradients, one
+per input). ``np.copyto`` of an array of the first input's size into an
+already-touched destination moves ``bytes_copied`` = 2 x its size at the copy
+bandwidth of this machine, measured in the same rounds; floor = copy median x
+bytes_needed / bytes_copied. A two-thread copy gives a stricter floor, printed
+alongside.
 
 Before each case the script waits (``--wait-idle``, at most ``--wait-budget`` in
 all) for other processes to go quiet, reads /proc/stat around the timed rounds,
@@ -42,6 +43,8 @@ waiting time is left, keeping the quietest attempt.
 Extra memory per call: tracemalloc (fastloss, NumPy), torch's CPU allocator total
 as its profiler records it, XLA's buffer assignment (JAX), TensorFlow's allocator
 peak; the peak RSS growth of one call is printed beside them as a cross-check.
+Also as a multiple of the gradient's size (the three gradients' together for the
+triplet loss).
 """
 
 from __future__ import annotations
@@ -66,6 +69,7 @@ from _loss_impls import (
     REFERENCE_IMPL,
     bytes_needed,
     check_result,
+    grad_bytes,
     is_available,
     make_inputs,
     reference,
@@ -235,12 +239,12 @@ def run_case(case, impls, args, pool) -> dict:
     for res in results.values():
         res["vs_fl"] = ratio(res, fl) if fl else None
     copy_bytes = 2 * inputs[0].nbytes
-    needed = bytes_needed(inputs)
+    needed = bytes_needed(case, inputs)
     return {
         "case": case.id,
         "rowwise": case.loss.rowwise,
         "bytes_needed": needed,
-        "grad_bytes": inputs[0].nbytes,
+        "grad_bytes": grad_bytes(case, inputs),
         "floor": results[COPY]["median"] * needed / copy_bytes,
         "floor_2t": results[COPY2]["median"] * needed / copy_bytes,
         "bandwidth": copy_bytes / results[COPY]["median"],
@@ -400,7 +404,10 @@ def print_overview(records: list) -> None:
             + f"  {peer:<30}{fl_floor:>9.2f}{fl_floor2:>6.2f}"
             f"  {', '.join(verdicts(rec))}"
         )
-    print("\n== Extra memory per call (MB; x the gradient's size)")
+    print(
+        "\n== Extra memory per call (MB; x the gradient's size;"
+        " triplet: the three gradients')"
+    )
     print(f"  {'case':<24}" + "".join(f"{h:>18}" for h in heads))
     for rec in records:
         cells = []
@@ -447,7 +454,8 @@ def markdown(records: list) -> str:
         )
     lines += [
         "",
-        "Extra memory per call, MB (x the gradient's size).",
+        "Extra memory per call, MB (x the gradient's size; triplet: the three"
+        " gradients').",
         "",
         "| case | floor, ms (1-thread copy) | " + " | ".join(heads) + " |",
         "|" + " --- |" * (len(heads) + 2),

@@ -28,10 +28,12 @@ from _loss_impls import (
     IMPLS,
     LOSSES,
     Case,
+    as_grads,
     check_result,
     is_available,
     make_inputs,
     reference,
+    triplet_active_fraction,
 )
 
 # The TensorFlow venv may lack pytest-benchmark: its agreement test still runs.
@@ -75,10 +77,14 @@ def test_loss(benchmark, case, impl):
     assert not problem, f"{impl.name} on {c.id}: {problem}"
 
 
+def _small_case(loss) -> Case:
+    return Case(loss, (64, 100) if loss.rowwise else (6400,))
+
+
 @pytest.mark.parametrize("loss", LOSSES, ids=lambda loss: loss.name)
 def test_impls_agree_on_small_case(loss):
     """Every available entry matches float64 on a small case, whole gradient."""
-    c = Case(loss, (64, 100) if loss.rowwise else (6400,))
+    c = _small_case(loss)
     inputs = make_inputs(c, seed=1)
     ref = reference(c, inputs, grad_rows=64)
     ran = []
@@ -88,7 +94,20 @@ def test_impls_agree_on_small_case(loss):
         loss_value, grad = impl.prepare(c, inputs).call()
         problem = check_result(c, (loss_value, grad), ref)
         assert not problem, f"{impl.name}: {problem}"
-        assert np.all(np.isfinite(np.asarray(grad)))
+        assert all(np.all(np.isfinite(g)) for g in as_grads(grad))
         ran.append(impl.name)
     if not ran:
         pytest.skip("no implementation imports")
+
+
+@pytest.mark.parametrize(
+    ("c", "seed"),
+    [(c, 0) for c in CASES if c.loss.inputs == "triplet"]
+    + [(_small_case(loss), 1) for loss in LOSSES if loss.inputs == "triplet"],
+    ids=lambda v: _case_id(v) if isinstance(v, Case) else f"seed{v}",
+)
+def test_triplet_inputs_hit_both_hinge_branches(c, seed):
+    """Between 20 % and 80 % of the triplets have an active hinge (d_ap - d_an
+    + margin > 0): the benchmark's inputs and the small agreement case's."""
+    fraction = triplet_active_fraction(make_inputs(c, seed=seed))
+    assert 0.2 <= fraction <= 0.8, f"{fraction:.1%} of the rows are active"
