@@ -243,9 +243,11 @@ FL_INLINE double FL_FN(row_loss)(const FL_FN(fl_ctx) * cx, const int mode, FL_T 
         *gamma = 0.0;
     } else {
         const double eps = cx->eps, wyk = wy * dk;
-        /* (1 - eps) w_y (lse - x_y), with lse - x_y = (m - x_y) + log s. */
-        loss = (1.0 - eps) * wyk * (((double)m - xy) + log_s);
+        /* (1 - eps) w_y (lse - x_y), with lse - x_y = (m - x_y) + log s; a zero
+         * coefficient (label_smoothing = 1, or the target's class weight 0) is a
+         * zero term even where x_y = -inf makes lse - x_y infinite (0 * inf). */
         coef = (1.0 - eps) * wyk;
+        loss = coef == 0 ? 0.0 : coef * (((double)m - xy) + log_s);
         if (eps > 0) {
             loss += eps / (double)cx->c * (sd * dk + (cx->wsum * dk) * log_s);
             coef += eps * (cx->wsum * dk) / (double)cx->c;

@@ -119,6 +119,18 @@ def out_overlaps_tiny_sample_weight():
     return Case("huber_loss_and_grad", [np.full(2, 1e4), np.zeros(2)], kw)
 
 
+def ce_label_smoothing_one_minus_inf_target_logit():
+    # label_smoothing = 1 gives the target term the coefficient 0, and x_y = -inf
+    # made it 0 * inf = NaN instead of 0 (the loss is inf from the smoothing terms)
+    x = np.array([-np.inf, -0.0, -np.inf, -0.0, -0.0], np.float32)
+    kw = {
+        "weight": np.array([2.046875, 710.0, 2.125, 3.046875, 2.765625]),
+        "label_smoothing": 1.0,
+        "z_loss": 0.001,
+    }
+    return Case("softmax_cross_entropy", [x, np.array(0, np.int32)], kw, simd="baseline")
+
+
 def sample_weight_sum_overflows():
     kw = {"sample_weight": np.array([1e308, 1e308])}
     return Case("mse_loss", [np.ones(2), np.zeros(2)], kw)
@@ -189,6 +201,7 @@ CASES = {
         (out_overlaps_broadcast_weight, "error"),
         (out_overlaps_one_element_pos_weight, "error"),
         (out_overlaps_tiny_sample_weight, "error"),
+        (ce_label_smoothing_one_minus_inf_target_logit, "ok"),
         (sample_weight_sum_overflows, "ok"),
         (n_threads_beyond_c_int, "error"),
         (subnormal_sample_weights_softmax, "ok"),
