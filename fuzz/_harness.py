@@ -935,6 +935,25 @@ def model_sce(case, either):
             g0 = np.abs(np.asarray(exp.grad_scales[0], dtype=F64))
             slack = np.where(np.isfinite(slack), slack, 0.0)
             exp.grad_scales = (g0 + slack.reshape(g0.shape[:-1] + (1,)),)
+    if case.grad and exp.grad_scales and sw is not None and x.size and c:
+        # The kernel scales a row by s_i / D (or s_i), rounded in float64 before it
+        # multiplies the row's coefficients: a sample weight of 5e-324 gives a
+        # subnormal or zero s_i / D, off by up to 2^-1074 absolute, times a
+        # coefficient up to sum_c w_c |p'_c| + 2 z |lse| (1e301 with z = 1e300,
+        # where the twin's s_i * coef / D still leaves 5e-27). Absolute slack.
+        with np.errstate(all="ignore"):
+            xf = np.abs(x[np.isfinite(x)])
+            lse_b = 2.0 * (float(xf.max()) if xf.size else 0.0) + float(np.log(c))
+            wc = np.ones(c) if w is None else np.abs(w.astype(F64))
+            if target.dtype.kind == "f":
+                coef = np.abs(target.reshape(-1, c)) @ wc
+            else:
+                coef = np.full(x.size // c, float(wc.max()))
+            coef = coef + (eps * float(np.sum(wc)) if eps else 0.0) + 2.0 * z * lse_b
+            slack = 8 * 2.0**-1074 * coef / RTOL[cd]
+            g0 = np.abs(np.asarray(exp.grad_scales[0], dtype=F64))
+            slack = np.where(np.isfinite(slack), slack, 0.0)
+            exp.grad_scales = (g0 + slack.reshape(g0.shape[:-1] + (1,)),)
     if red == "mean":
         exp.ill_mean = _ill(_sce_denominator_terms(target, w, sw, ignore, c), cd)
     if ppl:
