@@ -260,7 +260,9 @@ FL_INLINE double FL_FN(row_loss)(const FL_FN(fl_ctx) * cx, const int mode, FL_T 
         coef += 2.0 * (cx->z * dk) * lse;
     }
     *alpha = rs * coef / s;
-    return swi * loss;
+    /* a row of sample weight 0 contributes exactly 0, even where its loss
+     * overflows (z_loss = 1e300: inf * 0 was NaN) */
+    return swi == 0 ? 0.0 : swi * loss;
 }
 
 FL_INLINE double FL_FN(row_finish)(const FL_FN(fl_ctx) * cx, int64_t i, FL_T m,

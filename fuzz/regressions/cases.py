@@ -131,6 +131,14 @@ def ce_label_smoothing_one_minus_inf_target_logit():
     return Case("softmax_cross_entropy", [x, np.array(0, np.int32)], kw, simd="baseline")
 
 
+def ce_zero_sample_weight_row_with_infinite_loss():
+    # a row of sample weight 0 whose z_loss term overflows: 0 * inf made the
+    # reduced loss NaN instead of the other row's inf
+    x = np.array([[2.0, -1.0, 0.5], [3.0, 1.0, -2.0]])
+    kw = {"sample_weight": np.array([0.0, 1.0]), "z_loss": 1e308, "reduction": "sum"}
+    return Case("softmax_cross_entropy", [x, np.array([0, 2])], kw)
+
+
 def sample_weight_sum_overflows():
     kw = {"sample_weight": np.array([1e308, 1e308])}
     return Case("mse_loss", [np.ones(2), np.zeros(2)], kw)
@@ -202,6 +210,7 @@ CASES = {
         (out_overlaps_one_element_pos_weight, "error"),
         (out_overlaps_tiny_sample_weight, "error"),
         (ce_label_smoothing_one_minus_inf_target_logit, "ok"),
+        (ce_zero_sample_weight_row_with_infinite_loss, "ok"),
         (sample_weight_sum_overflows, "ok"),
         (n_threads_beyond_c_int, "error"),
         (subnormal_sample_weights_softmax, "ok"),
