@@ -849,8 +849,13 @@ def _subnormal_weights(case, res_dtype, reduction):
     tiny = float(np.finfo(F32 if res_dtype in (F32, F16) else F64).tiny)
     x = case.args[0] if case.args else None
     n = int(np.size(x)) if isinstance(x, np.ndarray) else 0
-    for key in ("weight", "sample_weight", "pos_weight", "alpha"):
-        v = case.kwargs.get(key)
+    keys = ("weight", "sample_weight", "pos_weight", "alpha")
+    named = [(k, case.kwargs.get(k)) for k in keys]
+    if case.family in ("sce", "ppl") and len(case.args) > 1:
+        t = case.args[1]  # probability targets (float32 8.4e-45 times logits of 4e37)
+        if isinstance(t, np.ndarray) and t.dtype.kind == "f":
+            named.append(("target", t))
+    for key, v in named:
         if v is None:
             continue
         try:
@@ -999,7 +1004,8 @@ def model_sce(case, either):
             # and z * 2^600 overflows for z_loss above ~1e127: the gradient can be
             # inf or NaN there where the twin's is finite.
             with np.errstate(all="ignore"):
-                d = abs(float(np.sum(_sce_denominator_terms(target, w, sw, ignore, c))))
+                terms = _sce_denominator_terms(target, w, sw, ignore, c)
+                d = abs(float(np.sum(terms)))
             if 0 < d < 2.0**-500 and z * 2.0**600 > 1e300:
                 exp.overflow = True
                 exp.nan_free = True

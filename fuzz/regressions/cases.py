@@ -128,7 +128,9 @@ def ce_label_smoothing_one_minus_inf_target_logit():
         "label_smoothing": 1.0,
         "z_loss": 0.001,
     }
-    return Case("softmax_cross_entropy", [x, np.array(0, np.int32)], kw, simd="baseline")
+    return Case(
+        "softmax_cross_entropy", [x, np.array(0, np.int32)], kw, simd="baseline"
+    )
 
 
 def ce_zero_sample_weight_row_with_infinite_loss():
