@@ -173,6 +173,16 @@ def _softmax_cross_entropy(
             ],
             allow_alias=logits,
         )
+        # rescaled class weights reach the kernel as a copy, which its own
+        # pointer check cannot see
+        if (
+            isinstance(weight, np.ndarray)
+            and weight.size
+            and w is not None
+            and not np.may_share_memory(weight, w)
+            and np.may_share_memory(weight, out)
+        ):
+            raise ValueError("out overlaps weight; pass a separate buffer")
 
     # Gradient buffer: the caller's out= (possibly the logits themselves), else the
     # converted copy of the logits if one was made (it is ours), else a new array.

@@ -977,7 +977,7 @@ def model_sce(case, either):
             g0 = np.abs(np.asarray(exp.grad_scales[0], dtype=F64))
             slack = np.where(np.isfinite(slack), slack, 0.0)
             exp.grad_scales = (g0 + slack.reshape(g0.shape[:-1] + (1,)),)
-    if case.grad and exp.grad_scales and sw is not None and x.size and c:
+    if case.grad and exp.grad_scales and (sw is not None or z) and x.size and c:
         # The kernel scales a row by s_i / D (or s_i), rounded in float64 before it
         # multiplies the row's coefficients: a sample weight of 5e-324 gives a
         # subnormal or zero s_i / D, off by up to 2^-1074 absolute, times a
@@ -992,7 +992,12 @@ def model_sce(case, either):
             else:
                 coef = np.full(x.size // c, float(wc.max()))
             coef = coef + (eps * float(np.sum(wc)) if eps else 0.0) + 2.0 * z * lse_b
-            slack = 8 * 2.0**-1074 * coef / RTOL[cd]
+            # (and the kernel's exp returns 0 below the dtype's normal range, a
+            # softmax entry of 1e-305 in float32 times 2 z lse = 1.4e303: z_loss
+            # of 1e300 on float32 logits spread over 700)
+            unit = 2.0**-1074 if sw is not None else 0.0
+            unit = max(unit, float(np.finfo(cd).tiny) if z else 0.0)
+            slack = 8 * unit * coef / RTOL[cd]
             g0 = np.abs(np.asarray(exp.grad_scales[0], dtype=F64))
             slack = np.where(np.isfinite(slack), slack, 0.0)
             exp.grad_scales = (g0 + slack.reshape(g0.shape[:-1] + (1,)),)

@@ -141,6 +141,17 @@ def ce_zero_sample_weight_row_with_infinite_loss():
     return Case("softmax_cross_entropy", [x, np.array([0, 2])], kw)
 
 
+def ce_out_overlaps_rescaled_class_weight():
+    # class weights below 1 are rescaled by a power of two for "mean" (a copy),
+    # so the kernel's pointer check did not see the caller's weight inside out
+    out = np.zeros(2, np.float32)
+    w = out  # the weight is the out buffer itself
+    w[...] = [-0.026743, 0.026743]
+    kw = {"weight": w, "label_smoothing": 0.1, "out": out}
+    x = np.array([-6.9375, -7.625], np.float32)
+    return Case("softmax_cross_entropy_and_grad", [x, np.array(0, np.uint8)], kw)
+
+
 def sample_weight_sum_overflows():
     kw = {"sample_weight": np.array([1e308, 1e308])}
     return Case("mse_loss", [np.ones(2), np.zeros(2)], kw)
@@ -213,6 +224,7 @@ CASES = {
         (out_overlaps_tiny_sample_weight, "error"),
         (ce_label_smoothing_one_minus_inf_target_logit, "ok"),
         (ce_zero_sample_weight_row_with_infinite_loss, "ok"),
+        (ce_out_overlaps_rescaled_class_weight, "error"),
         (sample_weight_sum_overflows, "ok"),
         (n_threads_beyond_c_int, "error"),
         (subnormal_sample_weights_softmax, "ok"),
