@@ -19,6 +19,7 @@ from ._config import _resolve_n_threads
 from ._typing import FloatArray
 from ._validation import (
     _F16,
+    check_copies_out,
     check_out,
     check_reduction,
     finish_grad,
@@ -183,19 +184,15 @@ def elementwise_loss(
         scale, folded = 1.0, True
     if want_grad and out is not None:
         # a broadcast weight, or sample weights with 1 / D folded in, reach the
-        # kernel as a copy, which its own pointer check cannot see
-        for arg_name, original, used in (
-            ("weight", weight, w),
-            ("sample_weight", sample_weight, sw),
-            ("pos_weight", pos_weight, pw),
-        ):
-            if (
-                isinstance(original, np.ndarray)
-                and original.size
-                and not np.may_share_memory(original, used)
-                and np.may_share_memory(original, out)
-            ):
-                raise ValueError(f"out overlaps {arg_name}; pass a separate buffer")
+        # kernel as a copy
+        check_copies_out(
+            out,
+            [
+                ("weight", weight, w),
+                ("sample_weight", sample_weight, sw),
+                ("pos_weight", pos_weight, pw),
+            ],
+        )
 
     grad = grad_buffer(x, input, out, res_dtype, shape) if want_grad else None
     elems = np.empty(shape, dtype=dtype) if reduction == "none" else None

@@ -10,6 +10,7 @@ from ._config import _resolve_n_threads
 from ._typing import FloatArray, LossAndGrad, LossValue
 from ._validation import (
     _F16,
+    check_copies_out,
     check_out,
     check_reduction,
     class_index_target,
@@ -173,16 +174,8 @@ def _softmax_cross_entropy(
             ],
             allow_alias=logits,
         )
-        # rescaled class weights reach the kernel as a copy, which its own
-        # pointer check cannot see
-        if (
-            isinstance(weight, np.ndarray)
-            and weight.size
-            and w is not None
-            and not np.may_share_memory(weight, w)
-            and np.may_share_memory(weight, out)
-        ):
-            raise ValueError("out overlaps weight; pass a separate buffer")
+        # rescaled class weights reach the kernel as a copy
+        check_copies_out(out, [("weight", weight, w)])
 
     # Gradient buffer: the caller's out= (possibly the logits themselves), else the
     # converted copy of the logits if one was made (it is ours), else a new array.

@@ -197,6 +197,21 @@ def check_out(
             )
 
 
+def check_copies_out(out: object, args: Iterable[tuple[str, object, object]]) -> None:
+    """`args` holds (name, the caller's argument, the array the kernel gets). An
+    argument the kernel gets as a copy (broadcast, rescaled, folded) escapes the
+    kernel's pointer check, so its original must not overlap `out` here."""
+    for arg_name, original, used in args:
+        if (
+            isinstance(original, np.ndarray)
+            and original.size
+            and used is not None
+            and not np.may_share_memory(original, used)
+            and np.may_share_memory(original, out)
+        ):
+            raise ValueError(f"out overlaps {arg_name}; pass a separate buffer")
+
+
 def _same_buffer(a: npt.NDArray[Any], b: npt.NDArray[Any]) -> bool:
     return (
         a.__array_interface__["data"][0] == b.__array_interface__["data"][0]

@@ -20,6 +20,24 @@ FL_INLINE FL_T FL_FN(ew_exp_nabs)(FL_T ax)
     return FL_EW_RND(FL_EXPNP(-ax));
 }
 
+/* What the logit losses build on: |x|, e = exp(-|x|) in (0, 1] (0 for |x| = inf),
+ * lp = log1p(e) = softplus(-|x|), inv = 1 / (1 + e) = sigmoid(|x|) and
+ * einv = e inv = sigmoid(-|x|). */
+typedef struct {
+    FL_T ax, e, lp, inv, einv;
+} FL_FN(ew_sig);
+
+FL_INLINE FL_FN(ew_sig) FL_FN(ew_sig_parts)(FL_T x)
+{
+    FL_FN(ew_sig) s;
+    s.ax = FL_FABS(x);
+    s.e = FL_FN(ew_exp_nabs)(s.ax);
+    s.lp = FL_EW_RND(FL_TLOG1P01(s.e));
+    s.inv = 1 / (1 + s.e);
+    s.einv = s.e * s.inv;
+    return s;
+}
+
 /* Keras label smoothing y (1 - ls) + ls / 2 (ls / 2 is exact). */
 FL_INLINE FL_T FL_FN(ew_smooth)(FL_T y, FL_T ls)
 {
@@ -39,14 +57,11 @@ FL_INLINE FL_T FL_FN(ew_bce_logits_s)(FL_T x, FL_T y, FL_T pw,
      * ew_smooth gives for ls = 0, with two operations fewer */
     const FL_T ys = smooth ? FL_FN(ew_smooth)(y, cx->p0) : FL_EW_RND(y);
     const FL_T a = pw * ys, b = 1 - ys;
-    const FL_T ax = FL_FABS(x);
-    const FL_T e = FL_FN(ew_exp_nabs)(ax);  /* in (0, 1]; 0 for |x| = inf */
-    const FL_T lp = FL_EW_RND(FL_TLOG1P01(e));
-    const FL_T sp_neg = (x > 0 ? x : 0) + lp;  /* softplus(x)  = -log(1 - sigmoid) */
-    const FL_T sp_pos = (x < 0 ? -x : 0) + lp; /* softplus(-x) = -log sigmoid     */
-    const FL_T inv = 1 / (1 + e);
-    const FL_T sig = x >= 0 ? inv : e * inv;   /* sigmoid(x), no overflow         */
-    const FL_T sig_neg = x >= 0 ? e * inv : inv;
+    const FL_FN(ew_sig) sp = FL_FN(ew_sig_parts)(x);
+    const FL_T sp_neg = (x > 0 ? x : 0) + sp.lp;  /* softplus(x)  = -log(1 - sigmoid) */
+    const FL_T sp_pos = (x < 0 ? -x : 0) + sp.lp; /* softplus(-x) = -log sigmoid     */
+    const FL_T sig = x >= 0 ? sp.inv : sp.einv;   /* sigmoid(x), no overflow         */
+    const FL_T sig_neg = x >= 0 ? sp.einv : sp.inv;
     *g = FL_EW_RND(b * sig) - FL_EW_RND(a * sig_neg);
     return (a == 0 ? 0 : FL_EW_RND(a * sp_pos)) + (b == 0 ? 0 : FL_EW_RND(b * sp_neg));
 }
@@ -70,18 +85,15 @@ FL_INLINE FL_T FL_FN(ew_bce_logits_hard)(FL_T x, FL_T y, FL_T pw,
                                          const FL_FN(fl_ew_ctx) * cx, FL_T *g)
 {
     const int one = y == 1;
-    const FL_T ax = FL_FABS(x);
-    const FL_T e = FL_FN(ew_exp_nabs)(ax);
-    const FL_T lp = FL_EW_RND(FL_TLOG1P01(e));
-    const FL_T inv = 1 / (1 + e), einv = e * inv;
+    const FL_FN(ew_sig) sp = FL_FN(ew_sig_parts)(x);
     (void)pw;
     (void)cx;
     if (one) {
-        *g = 0 - (x >= 0 ? einv : inv); /* -sigmoid(-x) */
-        return (x < 0 ? -x : 0) + lp;   /* softplus(-x) */
+        *g = 0 - (x >= 0 ? sp.einv : sp.inv); /* -sigmoid(-x) */
+        return (x < 0 ? -x : 0) + sp.lp;      /* softplus(-x) */
     }
-    *g = x >= 0 ? inv : einv; /* sigmoid(x) */
-    return (x > 0 ? x : 0) + lp;
+    *g = x >= 0 ? sp.inv : sp.einv; /* sigmoid(x) */
+    return (x > 0 ? x : 0) + sp.lp;
 }
 
 /* Binary cross-entropy on probabilities (Keras, from_logits=False), y' as above
@@ -194,13 +206,11 @@ FL_INLINE FL_T FL_FN(ew_bce_prob)(FL_T x, FL_T y, FL_T pw, const FL_FN(fl_ew_ctx
  *   u^gamma rounds).
  * Targets outside [0, 1] can make D <= 0 and give NaN, as torchvision would. */
 FL_INLINE FL_T FL_FN(ew_focal_one)(FL_T x, FL_T y, const FL_FN(fl_ew_ctx) * cx, FL_T *g,
-                                   const int hard, const int g2)
+                                   const int hard)
 {
     const FL_T alpha = cx->p0, gamma = cx->p1;
-    const FL_T ax = FL_FABS(x);
-    const FL_T e = FL_FN(ew_exp_nabs)(ax);
-    const FL_T lp = FL_EW_RND(FL_TLOG1P01(e));
-    const FL_T inv = 1 / (1 + e), einv = e * inv;
+    const FL_FN(ew_sig) sp = FL_FN(ew_sig_parts)(x);
+    const FL_T ax = sp.ax, e = sp.e, lp = sp.lp, inv = sp.inv, einv = sp.einv;
     const int one = y == 1;
     FL_T ce, logu, r, ug, dce;
     if (hard) {
@@ -214,9 +224,6 @@ FL_INLINE FL_T FL_FN(ew_focal_one)(FL_T x, FL_T y, const FL_FN(fl_ew_ctx) * cx, 
         logu = wrong ? -lp : -lp + -ax;
         r = wrong ? einv : inv;
         dce = one ? 0 - u : u;
-        /* gamma = 2: u^2 directly (no exp); it underflows where exp(2 log u) does,
-         * gradually instead of at once */
-        ug = g2 ? FL_EW_RND(u * u) : (FL_T)0;
     } else {
         const FL_T s = x >= 0 ? inv : einv, sn = x >= 0 ? einv : inv;
         const FL_T c1 = x >= 0 ? 1 - y : y, c2 = 1 - c1;
@@ -226,7 +233,7 @@ FL_INLINE FL_T FL_FN(ew_focal_one)(FL_T x, FL_T y, const FL_FN(fl_ew_ctx) * cx, 
         r = c1 == 0 ? inv : einv / d;
         dce = FL_EW_RND((1 - y) * s) - FL_EW_RND(y * sn);
     }
-    if (!(hard && g2)) {
+    {
         /* u^gamma; gamma log u <= 0 for hard targets (no overflow clamp needed) */
         const FL_T gl = gamma == 0 || logu == 0 ? 0 : gamma * logu;
         ug = FL_EW_RND(hard ? FL_EXPNP(gl) : FL_EXP(gl));
@@ -242,43 +249,34 @@ FL_INLINE FL_T FL_FN(ew_focal_one)(FL_T x, FL_T y, const FL_FN(fl_ew_ctx) * cx, 
          * infinite ce nor an infinite gamma (float32 above 3.4e38) can give inf * 0 */
         const FL_T cr = r == 0 ? 0 : ce * r;
         const FL_T crs = hard ? (one ? -cr : cr) : cr * (1 - 2 * y);
-        if (hard && g2) {
-            /* a u^2 (dce + 2 ce r (1 - 2y)): every factor finite (ce = inf only with
-             * r = 0, hence cr = 0), and no product feeds a sum, so nothing to round
-             * apart; the loss a u^2 ce is inf where ce is (u = 1 there) */
-            *g = aug * (dce + (crs + crs));
-            return FL_EW_RND(at == 0 ? 0 : aug * ce);
-        } else {
-            const FL_T gug = ug == 0 ? 0 : gamma * ug;
-            const FL_T gterm = cr == 0 ? 0 : gug * crs;
-            /* ce = inf has u = c1 > 0: the loss is inf even if u^gamma underflowed */
-            const FL_T cu = ce == (FL_T)INFINITY ? ce : ug * ce;
-            *g = FL_EW_RND(aug * dce) + FL_EW_RND(at * gterm);
-            return FL_EW_RND(at == 0 ? 0 : at * cu);
-        }
+        const FL_T gug = ug == 0 ? 0 : gamma * ug;
+        const FL_T gterm = cr == 0 ? 0 : gug * crs;
+        /* ce = inf has u = c1 > 0: the loss is inf even if u^gamma underflowed */
+        const FL_T cu = ce == (FL_T)INFINITY ? ce : ug * ce;
+        *g = FL_EW_RND(aug * dce) + FL_EW_RND(at * gterm);
+        return FL_EW_RND(at == 0 ? 0 : at * cu);
     }
 }
 
-/* Hard target (y = 0 or 1), gamma = 2: the hard branch of ew_focal_one with u^2 for
- * u^gamma, written out with the sign of 1 - 2y applied once at the end:
+/* Hard target (y = 0 or 1), gamma = 2: the hard branch of ew_focal_one with u^2
+ * directly for u^gamma (no exp; it underflows where exp(2 log u) does, gradually
+ * instead of at once), and the sign of 1 - 2y applied once at the end:
  *   loss = a u^2 ce,   d/dx = +-a u^2 (u + 2 ce r)   (- for y = 1)
- * (the same bits as a u^2 ((+-u) + 2 (+-ce r)), both terms of one sign). |x| with
- * FL_FABS (one AND) rather than a comparison and a blend. nz: alpha is neither 0 nor
- * 1 (or < 0), so a is never 0 and the loss needs no guard against 0 * inf. */
+ * Every factor is finite (ce = inf only with r = 0, hence cr = 0), and no product
+ * feeds a sum, so nothing to round apart; the loss is inf where ce is (u = 1
+ * there). nz: alpha is neither 0 nor 1 (or < 0), so a is never 0 and the loss
+ * needs no guard against 0 * inf. */
 FL_INLINE FL_T FL_FN(ew_focal_hard2)(FL_T x, FL_T y, const FL_FN(fl_ew_ctx) * cx,
                                      FL_T *g, const int nz)
 {
     const FL_T alpha = cx->p0;
     const FL_T a1 = alpha < 0 ? 1 : alpha, a0 = alpha < 0 ? 1 : 1 - alpha;
-    const FL_T ax = FL_FABS(x);
-    const FL_T e = FL_FN(ew_exp_nabs)(ax);
-    const FL_T lp = FL_EW_RND(FL_TLOG1P01(e));
-    const FL_T inv = 1 / (1 + e), einv = e * inv;
+    const FL_FN(ew_sig) sp = FL_FN(ew_sig_parts)(x);
     const int one = y == 1;
     const int wrong = (x >= 0) != one;
-    const FL_T u = wrong ? inv : einv;
-    const FL_T r = wrong ? einv : inv;
-    const FL_T ce = wrong ? lp + ax : lp;
+    const FL_T u = wrong ? sp.inv : sp.einv;
+    const FL_T r = wrong ? sp.einv : sp.inv;
+    const FL_T ce = wrong ? sp.lp + sp.ax : sp.lp;
     const FL_T at = one ? a1 : a0;
     const FL_T aug = at * FL_EW_RND(u * u);
     /* ce = inf (x = +-inf on the wrong side) comes with r = 0: that term is 0 */
@@ -296,21 +294,21 @@ FL_INLINE FL_T FL_FN(ew_sigmoid_focal)(FL_T x, FL_T y, FL_T pw,
 {
     FL_T gh, gs;
     const FL_T lh = cx->p1 == 2 ? FL_FN(ew_focal_hard2)(x, y, cx, &gh, 0)
-                                : FL_FN(ew_focal_one)(x, y, cx, &gh, 1, 0);
-    const FL_T ls = FL_FN(ew_focal_one)(x, y, cx, &gs, 0, 0);
+                                : FL_FN(ew_focal_one)(x, y, cx, &gh, 1);
+    const FL_T ls = FL_FN(ew_focal_one)(x, y, cx, &gs, 0);
     const int hard = y == 0 || y == 1;
     (void)pw;
     *g = hard ? gh : gs;
     return hard ? lh : ls;
 }
 
-/* Blocks whose targets are all 0 or 1 (the usual case): the hard-target form only;
- * g2: gamma = 2 (the default). */
+/* Blocks whose targets are all 0 or 1 (the usual case): the hard-target form only,
+ * here for gamma other than 2 (gamma = 2, the default: ew_sigmoid_focal_hard2). */
 FL_INLINE FL_T FL_FN(ew_sigmoid_focal_hard)(FL_T x, FL_T y, FL_T pw,
                                             const FL_FN(fl_ew_ctx) * cx, FL_T *g)
 {
     (void)pw;
-    return FL_FN(ew_focal_one)(x, y, cx, g, 1, 0);
+    return FL_FN(ew_focal_one)(x, y, cx, g, 1);
 }
 
 /* Blocks with no target 0 or 1: the general form only. */
@@ -318,7 +316,7 @@ FL_INLINE FL_T FL_FN(ew_sigmoid_focal_soft)(FL_T x, FL_T y, FL_T pw,
                                             const FL_FN(fl_ew_ctx) * cx, FL_T *g)
 {
     (void)pw;
-    return FL_FN(ew_focal_one)(x, y, cx, g, 0, 0);
+    return FL_FN(ew_focal_one)(x, y, cx, g, 0);
 }
 
 FL_INLINE FL_T FL_FN(ew_sigmoid_focal_hard2)(FL_T x, FL_T y, FL_T pw,

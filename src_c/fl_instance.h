@@ -6,7 +6,7 @@
  * Includes the path's math helpers, then FL_IMPL once per dtype with FL_T, FL_TS
  * (f32/f64), FL_F64 and the helpers' names defined: FL_EXP, FL_TLOG, FL_TLOG1P (and
  * FL_EXPNP, exp for arguments <= 0 without the overflow clamp, and FL_TLOG1P01,
- * log1p for arguments in [-1/2, 1], one division for float) for
+ * log1p for arguments in [0, 1], one division for float) for
  * FL_T, and FL_DEXP, FL_DLOG, FL_DLOG1P for double (defined by fl_instances.h). */
 #include "fl_math_impl.h"
 

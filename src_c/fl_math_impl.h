@@ -178,18 +178,16 @@ FL_INLINE double FL_CAT2(fl_log1p, FL_PATH)(double t)
     return d == 0.0 ? t : FL_CAT2(fl_log, FL_PATH)(u) * (t / d);
 }
 
-/* log(1 + t) for float t in [-1/2, 1] (the losses' log1p(exp(-|x|)), and log(1 - q)
- * for q <= 1/2: the fit is even in w, and w stays in [-1/3, 1/3]), in one division
- * and no range reduction: log(1 + t) = 2 atanh(w), w = t / (2 + t),
+/* log(1 + t) for float t in [0, 1] (the losses' log1p(exp(-|x|))), in one division
+ * and no range reduction: log(1 + t) = 2 atanh(w), w = t / (2 + t) in [0, 1/3],
  *   2 atanh(w) = 2w + 2w w^2 P(w^2),   2w = t - t w (exact algebra),
  * P a degree-3 fit (Chebyshev nodes on [0, 1/9]) to (atanh(w)/w - 1)/w^2, whose error
  * is 1.5e-8 relative (a quarter of float32's ulp). t - t w rather than 2w: the
  * division's rounding then enters through t w <= t / 3 only (1.4 ulp at most in
  * all, against 1.9). No cancellation: t w <= t / 3 and the polynomial's term is >= 0,
- * so tiny t keeps its relative accuracy (the result -> t); for t < 0 both terms are
- * <= 0. Within 2 ulp on [0, 1] (tested in tests/test_ew_fastpaths.py, and through
- * BCE on probabilities below 0); 0 -> 0, NaN -> NaN. Inputs outside [-1/2, 1] give
- * unspecified results. */
+ * so tiny t keeps its relative accuracy (the result -> t). Within 2 ulp on [0, 1]
+ * (tested in tests/test_ew_fastpaths.py); 0 -> 0, NaN -> NaN. Inputs outside [0, 1]
+ * give unspecified results. */
 FL_INLINE float FL_CAT2(fl_log1pf01, FL_PATH)(float t)
 {
     const float w = t / (2.0f + t), z = w * w;
