@@ -69,7 +69,8 @@ FL_INLINE void FL_FN(sum_loop)(const FL_T *x, const FL_T *p, const FL_T *w, FL_T
             s += (double)e;
         }
     } else if (mode == FL_MODE_HARD_SMOOTH) {
-        /* sum_c w_c (lse - x_c) = sum_c w_c (m - x_c) + W log s: each term >= 0. */
+        /* sum_c w_c (lse - x_c) = sum_c w_c (m - x_c) + W log s: each term >= 0. A
+         * class of weight 0 adds 0 even where x_c = -inf (no 0 * inf = NaN). */
 #pragma omp simd reduction(+ : s, d)
         for (k = 0; k < len; k++) {
             const FL_T xk = x[k];
@@ -78,7 +79,7 @@ FL_INLINE void FL_FN(sum_loop)(const FL_T *x, const FL_T *p, const FL_T *w, FL_T
             if (has_g)
                 g[k] = e;
             s += (double)e;
-            d += has_w ? (double)w[k] * mx : mx;
+            d += has_w ? (w[k] == 0 ? 0.0 : (double)w[k] * mx) : mx;
         }
     } else {
         /* -sum_c w p' (x_c - lse) = sum w p' (m - x_c) + (sum w p') log s. A term with
