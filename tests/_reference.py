@@ -104,7 +104,8 @@ def reference(
             p_smooth = (1.0 - eps) * p + eps / n_classes
             wp = w * p_smooth  # w_c * p'_ic
             # l_i = s_i * [ -sum_c w_c p'_ic (x_ic - lse_i) + z lse_i^2 ]
-            loss_rows = s * (-np.sum(_times(wp, logp), axis=1) + z_term)
+            # a row of sample weight 0 contributes exactly 0, even an infinite loss
+            loss_rows = _times(s, -np.sum(_times(wp, logp), axis=1) + z_term)
             loss_rows_scale = np.abs(s) * (
                 np.sum(_times(np.abs(wp), abs_x_lse), axis=1) + z_term_scale
             )
@@ -129,7 +130,7 @@ def reference(
             # lse - x as -log q: exact for ties of huge logits, same elsewhere
             target_term = _times((1.0 - eps) * w_y, -logp[rows, y_safe])
             smooth_term = np.sum(_times(eps / n_classes * w, -logp), axis=1)
-            loss_rows = s * (target_term + smooth_term + z_term)
+            loss_rows = _times(s, target_term + smooth_term + z_term)
             loss_rows_scale = np.abs(s) * (
                 _times(np.abs((1.0 - eps) * w_y), lse_scale + np.abs(x_y))
                 + np.sum(_times(eps / n_classes * np.abs(w), abs_x_lse), axis=1)
