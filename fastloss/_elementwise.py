@@ -22,6 +22,8 @@ from ._validation import (
     check_copies_out,
     check_out,
     check_reduction,
+    check_weight_range,
+    dtype_scalar,
     finish_grad,
     float_input,
     grad_buffer,
@@ -37,18 +39,30 @@ LOG_COSH = 5
 BCE_PROB = 6
 SIGMOID_FOCAL = 7
 
+# The user-facing name of each parameter slot p[0..] a kind reads (fl_elementwise.h):
+# each must be 0 or a normal number of the compute dtype (docs/RELIABILITY.md).
+PARAM_NAMES = {
+    HUBER: ("delta",),
+    SMOOTH_L1: ("beta",),
+    BCE_LOGITS: ("label_smoothing",),
+    BCE_PROB: ("epsilon", "label_smoothing"),
+    SIGMOID_FOCAL: ("alpha", "gamma"),
+}
+
 COMMON_PARAMS_DOC = """\
     weight : array_like, optional
         Per-element weights, broadcastable to the input's shape (as in PyTorch; a
         weight that is not already of the input's shape is expanded to it once). It
         rescales each element's loss and gradient and does not change the "mean"
         normaliser. An element of weight 0 contributes exactly 0, even if its loss
-        is not finite. Not checked for NaN (a NaN weight gives a NaN loss).
+        is not finite. Finite, each entry 0 or of magnitude in [2**-32, 2**32]
+        (float32 computation) or [2**-200, 2**200] (float64): docs/RELIABILITY.md.
     sample_weight : array_like, optional
-        Per-sample weights (finite) of shape ``input.shape[:k]`` for some ``k >= 1``
+        Per-sample weights (finite; 0 or of magnitude in [2**-32, 2**32] for float32,
+        [2**-200, 2**200] for float64) of shape ``input.shape[:k]`` for some ``k >= 1``
         (typically ``(n_samples,)``), broadcast over the remaining trailing axes. With
-        "mean" the result is a weighted mean: the normaliser is the sum of the
-        broadcast sample weights instead of the element count.
+        "mean" the result is a weighted mean: the normaliser is the sum of the broadcast
+        sample weights instead of the element count.
     reduction : {"mean", "sum", "none"}, default="mean"
         "none" returns the per-element losses (input's shape and dtype); "sum" and
         "mean" return a Python float accumulated in float64.
@@ -82,6 +96,7 @@ def _sample_weight(
         raise ValueError(
             f"sample_weight must be finite in {dtype} (it holds NaN or inf)"
         )
+    check_weight_range(arr, "sample_weight", dtype)
     t = math.prod(shape[k:])
     return arr.reshape(-1), t
 
@@ -94,13 +109,20 @@ def _elem_weight(
     arr, _ = float_input(w, "weight")
     if arr.shape != shape:
         try:
-            arr = np.broadcast_to(arr, shape)
+            np.broadcast_to(arr, shape)  # a view: only to check the shapes
         except ValueError:
             raise ValueError(
                 f"weight of shape {arr.shape} does not broadcast to the input's "
                 f"shape {shape}"
             ) from None
-    return np.asarray(arr, dtype=dtype, order="C").reshape(-1)
+    with np.errstate(over="ignore"):  # 1e39 becomes inf in float32: refused below
+        small = np.asarray(arr, dtype=dtype)
+    if not np.isfinite(small).all():
+        raise ValueError(f"weight must be finite in {dtype} (it holds NaN or inf)")
+    check_weight_range(small, "weight", dtype)
+    if small.shape != shape:
+        small = np.broadcast_to(small, shape)
+    return np.asarray(small, order="C").reshape(-1)
 
 
 def _pos_weight(
@@ -121,6 +143,7 @@ def _pos_weight(
         arr = np.asarray(arr, dtype=dtype, order="C")
     if not np.isfinite(arr).all():
         raise ValueError(f"pos_weight must be finite in {dtype} (it holds NaN or inf)")
+    check_weight_range(arr, "pos_weight", dtype)
     return arr
 
 
@@ -152,6 +175,8 @@ def elementwise_loss(
             f"{target_name} must have the shape of {input_name} {shape}, got {y.shape}"
         )
     y = np.asarray(y, dtype=dtype, order="C")
+    for name, value in zip(PARAM_NAMES.get(kind, ()), params):
+        dtype_scalar(value, name, dtype)
     w = _elem_weight(weight, shape, dtype)
     sw, t = _sample_weight(sample_weight, shape, dtype)
     pw = _pos_weight(pos_weight, shape, dtype)
@@ -217,9 +242,7 @@ def elementwise_loss(
     )
     if reduction == "none":
         loss = elems.astype(_F16) if res_dtype is _F16 else elems
-    elif reduction == "sum":
-        loss = float(total)
-    elif folded:
+    elif reduction == "sum" or folded:
         loss = float(total)
     else:
         loss = float(total) / denom if denom != 0 else 0.0

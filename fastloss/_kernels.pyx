@@ -15,7 +15,8 @@ cimport numpy as cnp
 from cpython.float cimport PyFloat_AS_DOUBLE
 from cpython.long cimport PyLong_AsLongLongAndOverflow
 from cpython.pyport cimport PY_SSIZE_T_MAX
-from libc.math cimport INFINITY, isfinite
+from libc.float cimport DBL_MAX, DBL_MIN, FLT_MAX, FLT_MIN
+from libc.math cimport INFINITY, fabs, isfinite, ldexp
 from libc.stdint cimport INT64_MAX, int64_t, int8_t, int16_t, int32_t
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc
@@ -114,6 +115,7 @@ cdef extern from "fl_dispatch.h" nogil:
     int fl_simd_set(int path)
     int fl_simd_best()
     int fl_have_openmp()
+    const char *fl_compiler()
     int fl_max_threads()
 
 
@@ -380,6 +382,22 @@ cdef bint _plain_real(object value, double low, double high, double *res):
     return True
 
 
+cdef bint _in_contract(double v, bint f32, bint weight_like) noexcept nogil:
+    """0, or of magnitude in the contract's range (fastloss/_validation.py:
+    weight_range for weight-like parameters, else a normal number of the dtype)."""
+    cdef double a = fabs(v)
+    cdef double lo, hi
+    if v == 0.0:
+        return True
+    if weight_like:
+        hi = 4294967296.0 if f32 else ldexp(1.0, 200)
+        lo = 1.0 / hi
+    else:
+        lo = FLT_MIN if f32 else DBL_MIN
+        hi = FLT_MAX if f32 else DBL_MAX
+    return lo <= a <= hi
+
+
 cdef inline bint _aligned(const void *p, Py_ssize_t item) noexcept nogil:
     return (<size_t>p & <size_t>(item - 1)) == 0
 
@@ -500,7 +518,9 @@ def softmax_cross_entropy_fast(
     if overflow:
         return None
     if (not _plain_real(label_smoothing, 0.0, 1.0, &a.label_smoothing)
-            or not _plain_real(z_loss, 0.0, INFINITY, &a.z_loss)):
+            or not _plain_real(z_loss, 0.0, INFINITY, &a.z_loss)
+            or not _in_contract(a.label_smoothing, f32, False)
+            or not _in_contract(a.z_loss, f32, True)):
         return None
     nt = _fast_threads(n_threads)
     if nt < 0:
@@ -878,6 +898,10 @@ def simd_best():
 
 def have_openmp():
     return bool(fl_have_openmp())
+
+
+def compiler():
+    return fl_compiler().decode("ascii", "replace")
 
 
 def max_threads():

@@ -30,11 +30,12 @@ from ._validation import (
     _F64,
     check_reduction,
     class_index_target,
+    dtype_scalar,
     float_input,
     index_str,
     int_scalar,
-    real_scalar,
     weight_array,
+    weight_scalar,
 )
 
 __all__ = ["linear_cross_entropy", "linear_cross_entropy_and_grad"]
@@ -168,8 +169,8 @@ def _linear_cross_entropy(
     sw = weight_array(sample_weight, "sample_weight", lead, dtype)
     if sw is not None:
         sw = sw.reshape(-1)
-    eps = real_scalar(label_smoothing, "label_smoothing", 0.0, 1.0)
-    z = real_scalar(z_loss, "z_loss", 0.0)
+    eps = dtype_scalar(label_smoothing, "label_smoothing", dtype, 0.0, 1.0)
+    z = weight_scalar(z_loss, "z_loss", dtype)
     if chunk_size is not None:
         chunk_size = _positive_int(chunk_size, "chunk_size")
     nt = _resolve_n_threads(n_threads)
@@ -346,11 +347,13 @@ _LCE_DOC_PARAMS = """\
     bias : array_like of shape (n_classes,), optional
         The layer's bias. When given, ``_and_grad`` also returns its gradient.
     class_weight : array_like of shape (n_classes,), optional
-        Per-class weights (finite): the ``weight`` argument of
-        `softmax_cross_entropy` and of ``torch.nn.functional.cross_entropy``,
-        renamed because ``weight`` is the layer's here.
+        Per-class weights (finite; 0 or of magnitude in [2**-32, 2**32] for float32,
+        [2**-200, 2**200] for float64): the ``weight`` argument of
+        `softmax_cross_entropy` and of ``torch.nn.functional.cross_entropy``, renamed
+        because ``weight`` is the layer's here.
     sample_weight : array_like of shape ``hidden.shape[:-1]``, optional
-        Per-row weights (finite) that scale each row's loss; "mean" becomes a
+        Per-row weights (finite; 0 or of magnitude in [2**-32, 2**32] for float32,
+        [2**-200, 2**200] for float64) that scale each row's loss; "mean" becomes a
         weighted mean, as in `softmax_cross_entropy`.
     ignore_index : int, default=-100
         Rows whose target equals it contribute no loss, no gradient and nothing

@@ -57,13 +57,15 @@ def cross_entropy_normalizer(
         ``n_classes >= 1`` (the losses refuse logits without a class, so there is
         no "mean" to normalise).
     weight : array_like of shape (n_classes,), optional
-        Per-class weights (finite), as passed to the loss (``class_weight`` of
+        Per-class weights (finite; 0 or of magnitude in [2**-32, 2**32] for float32,
+        [2**-200, 2**200] for float64), as passed to the loss (``class_weight`` of
         `linear_cross_entropy`).
     ignore_index : int, default=-100
         Rows whose class-index target equals it count for nothing. Not used with
         probability targets.
     sample_weight : array_like, optional
-        Per-row weights (finite) with the shape of the class-index ``target``
+        Per-row weights (finite; 0 or of magnitude in [2**-32, 2**32] for float32,
+        [2**-200, 2**200] for float64) with the shape of the class-index ``target``
         (``target.shape[:-1]`` for probabilities).
 
     Returns

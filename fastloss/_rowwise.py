@@ -24,6 +24,7 @@ from ._validation import (
     check_out,
     check_reduction,
     class_index_target,
+    dtype_scalar,
     finish_grad,
     float_input,
     grad_buffer,
@@ -31,6 +32,7 @@ from ._validation import (
     int_scalar,
     real_scalar,
     weight_array,
+    weight_scalar,
 )
 
 __all__ = [
@@ -114,8 +116,9 @@ def _loss_value(rows, total, reduction, res_dtype):
 
 _COMMON_DOC = """\
     sample_weight : array_like of shape ``{lead}``, optional
-        Per-row weights (finite) that scale each row's loss. With "mean" the result
-        is a weighted mean: the normaliser becomes {norm}.
+        Per-row weights (finite; 0 or of magnitude in [2**-32, 2**32] for float32,
+        [2**-200, 2**200] for float64) that scale each row's loss. With "mean" the
+        result is a weighted mean: the normaliser becomes {norm}.
     reduction : {{"mean", "sum", "none"}}, default="mean"
         "none" returns the per-row losses (times ``sample_weight``), of shape
         ``{lead}`` and the input's dtype; "sum" and "mean" return a Python float
@@ -164,7 +167,7 @@ def _focal(
             f"target must be an integer array of class indices, got dtype {t.dtype}"
         )
     y = class_index_target(t, "target", lead)
-    g = real_scalar(gamma, "gamma", 0.0)
+    g = dtype_scalar(gamma, "gamma", dtype, 0.0)
     a = weight_array(alpha, "alpha", (c,), dtype)
     sw = _sample_weight(sample_weight, lead, dtype)
     ignore_index = int_scalar(ignore_index, "ignore_index")
@@ -297,12 +300,13 @@ _FOCAL_PARAMS = f"""\
     gamma : float >= 0, default=2.0
         Focusing parameter: ``gamma = 0`` is plain cross-entropy.
     alpha : array_like of shape (n_classes,), optional
-        Per-class weight (finite) of the row's target class, the "alpha-balanced"
-        focal loss. It scales each row's loss and gradient and does **not** change
-        the "mean" normaliser (a per-class loss scale, as in the focal-loss paper and
+        Per-class weight (finite; 0 or of magnitude in [2**-32, 2**32] for float32,
+        [2**-200, 2**200] for float64) of the row's target class, the "alpha-balanced"
+        focal loss. It scales each row's loss and gradient and does **not** change the
+        "mean" normaliser (a per-class loss scale, as in the focal-loss paper and
         torchvision's ``sigmoid_focal_loss``; PyTorch's ``cross_entropy(weight=)``
-        divides by the sum of the weights instead: use
-        `fastloss.softmax_cross_entropy` with ``weight=`` for that).
+        divides by the sum of the weights instead: use `fastloss.softmax_cross_entropy`
+        with ``weight=`` for that).
     ignore_index : int, default=-100
         Rows whose target equals it contribute no loss, no gradient and nothing to
         the "mean" normaliser.
@@ -450,6 +454,7 @@ def _kl(
                 f"{t.reshape(-1)[bad]}"
             )
     temp = _positive(temperature, "temperature")
+    weight_scalar(temp, "temperature", dtype)  # 1 / T and T**2 stay normal
     sw = _sample_weight(sample_weight, lead, dtype)
     nt = _resolve_n_threads(n_threads)
     if want_grad and out is not None:
@@ -552,7 +557,9 @@ _KL_PARAMS = f"""\
     temperature : float > 0, default=1.0
         Both softmaxes are taken of ``logits / temperature`` and the loss is scaled
         by ``temperature**2`` (Hinton et al.'s distillation loss, whose gradient
-        scale then does not depend on the temperature).
+        scale then does not depend on the temperature). In [2**-32, 2**32] for
+        float32, [2**-200, 2**200] for float64 (so that 1 / T and T**2 are normal
+        numbers).
     teacher_probs : bool, default=False
         Whether ``teacher_logits`` already holds probabilities.
 {_KL_COMMON}"""
@@ -809,9 +816,9 @@ def _triplet(
     dtype = _F32 if res_dtype is _F16 else res_dtype
     arrays = [np.asarray(arr, dtype=dtype, order="C") for arr in arrays]
     lead = shape[:-1]
-    m = real_scalar(margin, "margin")
-    pn = real_scalar(p, "p", 1.0)
-    e = real_scalar(eps, "eps")
+    m = dtype_scalar(margin, "margin", dtype)
+    pn = dtype_scalar(p, "p", dtype, 1.0)
+    e = dtype_scalar(eps, "eps", dtype)
     sw_flag = _flag(swap, "swap")
     sw = _sample_weight(sample_weight, lead, dtype)
     nt = _resolve_n_threads(n_threads)

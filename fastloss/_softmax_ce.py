@@ -14,13 +14,14 @@ from ._validation import (
     check_out,
     check_reduction,
     class_index_target,
+    dtype_scalar,
     finish_grad,
     float_input,
     grad_buffer,
     index_str,
     int_scalar,
-    real_scalar,
     weight_array,
+    weight_scalar,
 )
 
 __all__ = ["softmax_cross_entropy", "softmax_cross_entropy_and_grad"]
@@ -46,7 +47,8 @@ _SCE_DOC_PARAMS = """\
         ``ignore_index``; or class probabilities, a float array of the logits'
         shape (used as given, not checked to sum to one).
     weight : array_like of shape (n_classes,), optional
-        Per-class weights (finite), as in PyTorch.
+        Per-class weights (finite; 0 or of magnitude in [2**-32, 2**32] for float32,
+        [2**-200, 2**200] for float64), as in PyTorch.
     ignore_index : int, default=-100
         Rows whose class-index target equals it contribute no loss, no gradient and
         nothing to the "mean" normaliser. Not used with probability targets.
@@ -56,10 +58,12 @@ _SCE_DOC_PARAMS = """\
     z_loss : float >= 0, default=0.0
         Adds ``z_loss * logsumexp(logits_row) ** 2`` to each row's loss (the auxiliary
         loss that keeps the softmax normaliser near 1; PyTorch has none). It is
-        scaled by ``sample_weight`` but not by ``weight``.
+        scaled by ``sample_weight`` but not by ``weight``. 0 or of magnitude in
+        [2**-32, 2**32] for float32, [2**-200, 2**200] for float64.
     sample_weight : array_like of shape ``logits.shape[:-1]``, optional
-        Per-row weights (finite) that scale each row's loss. With "mean" the result
-        is a weighted mean: the normaliser becomes ``sum_i sample_weight[i] *
+        Per-row weights (finite; 0 or of magnitude in [2**-32, 2**32] for float32,
+        [2**-200, 2**200] for float64) that scale each row's loss. With "mean" the
+        result is a weighted mean: the normaliser becomes ``sum_i sample_weight[i] *
         weight[target[i]]`` (``sum_i sample_weight[i]`` for probability targets).
     reduction : {"mean", "sum", "none"}, default="mean"
     n_threads : int, optional
@@ -155,8 +159,8 @@ def _softmax_cross_entropy(
     if sw is not None:
         sw = sw.reshape(-1)
     ignore_index = int_scalar(ignore_index, "ignore_index")
-    eps = real_scalar(label_smoothing, "label_smoothing", 0.0, 1.0)
-    z = real_scalar(z_loss, "z_loss", 0.0)
+    eps = dtype_scalar(label_smoothing, "label_smoothing", dtype, 0.0, 1.0)
+    z = weight_scalar(z_loss, "z_loss", dtype)
     if w is not None and y is not None and reduction == "mean":
         w, z = _rescale_class_weights(w, z)
     nt = _resolve_n_threads(n_threads)

@@ -98,6 +98,84 @@ def real_scalar(
     return v
 
 
+# The closed numeric contract (docs/RELIABILITY.md, "Accepted ranges"). Every entry
+# of a weight array (class, sample, element and positive-class weights) and every
+# weight-like scalar (z_loss, temperature) is 0 or of magnitude in [1 / B, B], B by
+# compute dtype. float64, B = 2**200: a product of two weights is at least 2**-400,
+# a multiple of 2**-452, so a "mean" normaliser that is not 0 is at least 2**-452,
+# never below the 2**-500 at which the softmax kernels rescale it by 2**600 (z_loss
+# times that cannot overflow), and a weight over a normaliser of up to 2**62 terms
+# (>= 2**-862) is a normal number: full relative precision. float32, B = 2**32: a
+# product of three weights (class, sample, positive class: >= 2**-96) stays well
+# inside float32's normal range (2**-126). Other real parameters only need to be 0 or
+# a normal number of the compute dtype (a subnormal has lost its relative
+# precision; beyond the range it is inf).
+WEIGHT_BOUND = {_F32: 2.0**32, _F64: 2.0**200}
+
+
+def weight_range(dtype: np.dtype[Any]) -> tuple[float, float]:
+    """(smallest, largest) magnitude of a nonzero weight in compute `dtype`."""
+    b = WEIGHT_BOUND[_F32 if dtype == _F32 else _F64]
+    return 1.0 / b, b
+
+
+def _range_error(name: str, what: str, value: float, dtype: np.dtype[Any]) -> str:
+    lo, hi = weight_range(dtype)
+    return (
+        f"{name}{what} = {value!r} is out of range: {_dtype_name(dtype)} computation "
+        f"takes 0 or a magnitude in [{lo:.3g}, {hi:.3g}] (2**-{int(math.log2(hi))} to "
+        f"2**{int(math.log2(hi))}; docs/RELIABILITY.md)"
+    )
+
+
+def _dtype_name(dtype: np.dtype[Any]) -> str:
+    return "float32" if dtype == _F32 else "float64"
+
+
+def check_weight_range(arr: FloatArray, name: str, dtype: np.dtype[Any]) -> None:
+    """Every entry of the finite array `arr` is 0 or of magnitude in weight_range."""
+    if arr.size == 0:
+        return
+    lo, hi = weight_range(dtype)
+    a = np.abs(arr)
+    bad = (a > hi) | ((a < lo) & (a != 0))
+    if bad.any():
+        pos = int(np.argmax(bad.reshape(-1)))
+        where = f"[{index_str(pos, arr.shape)}]" if arr.ndim else ""
+        raise ValueError(_range_error(name, where, float(arr.reshape(-1)[pos]), dtype))
+
+
+def weight_scalar(
+    value: Any, name: str, dtype: np.dtype[Any], low: float | None = 0.0
+) -> float:
+    """A real scalar >= `low` that is 0 or of magnitude in weight_range(dtype)."""
+    v = real_scalar(value, name, low)
+    lo, hi = weight_range(dtype)
+    if v != 0 and not lo <= abs(v) <= hi:
+        raise ValueError(_range_error(name, "", v, dtype))
+    return v
+
+
+def dtype_scalar(
+    value: Any,
+    name: str,
+    dtype: np.dtype[Any],
+    low: float | None = None,
+    high: float | None = None,
+) -> float:
+    """real_scalar(value, name, low, high) that is also 0 or a normal number of the
+    compute `dtype` (float32 for float16 input)."""
+    v = real_scalar(value, name, low, high)
+    info = np.finfo(_F32 if dtype == _F32 else _F64)
+    if v != 0 and not float(info.tiny) <= abs(v) <= float(info.max):
+        raise ValueError(
+            f"{name} = {v!r} is not representable in {_dtype_name(dtype)} "
+            f"computation: it must be 0 or of magnitude in [{float(info.tiny):.4g}, "
+            f"{float(info.max):.4g}]"
+        )
+    return v
+
+
 def int_scalar(value: Any, name: str) -> int:
     """An int that fits in int64 (the kernels' index type)."""
     if type(value) is int and -(2**63) <= value < 2**63:
@@ -126,6 +204,7 @@ def weight_array(
         arr = np.asarray(arr, dtype=dtype, order="C")
     if not np.isfinite(arr).all():
         raise ValueError(f"{name} must be finite in {dtype} (it holds NaN or inf)")
+    check_weight_range(arr, name, dtype)
     return arr
 
 

@@ -243,11 +243,26 @@ def test_bce_without_smoothing_equals_a_tiny_smoothing_limit(simd_path, dtype):
 @pytest.mark.parametrize(
     "dtype,tiny", [(np.float32, 1.4e-45), (np.float32, 1e-39), (np.float64, 5e-324)]
 )
+def test_ce_subnormal_class_weights_are_refused(dtype, tiny):
+    """Below the accepted range (docs/RELIABILITY.md): a ValueError naming the
+    weight and the range (hypothesis found -inf or NaN gradients there before the
+    rescaling below; since 2026-12-07 the contract refuses such weights)."""
+    x = np.zeros((2, 3), dtype=dtype)
+    with pytest.raises(ValueError, match=r"weight\[0\] = .* is out of range"):
+        fastloss.softmax_cross_entropy_and_grad(
+            x, np.array([0, 2]), weight=np.full(3, tiny, dtype)
+        )
+
+
+@pytest.mark.parametrize(
+    "dtype,tiny",
+    [(np.float32, 2.0**-32), (np.float32, 3e-10), (np.float64, 2.0**-200)],
+)
 @pytest.mark.parametrize("label_smoothing", [0.0, 0.5, 1.0])
-def test_ce_mean_with_subnormal_class_weights_is_finite(dtype, tiny, label_smoothing):
-    """"mean" divides by D = sum w_y: scaling every class weight by one factor changes
-    nothing, so weights of the smallest subnormal give the same loss and gradient as
-    weights of 1 (found by hypothesis: the gradient was -inf or NaN)."""
+def test_ce_mean_with_smallest_class_weights_is_finite(dtype, tiny, label_smoothing):
+    """ "mean" divides by D = sum w_y: scaling every class weight by one factor changes
+    nothing, so weights of the smallest accepted magnitude give the same loss and
+    gradient as weights of 1."""
     x = np.array([[0.0, 1.0, 2.0], [3.0, -1.0, 0.5]], dtype=dtype)
     y = np.array([0, 2])
     kw = {"label_smoothing": label_smoothing}

@@ -21,7 +21,10 @@ SETTINGS = settings(
 # float32-representable values, so the same numbers serve both dtypes
 LOGIT = st.floats(-60.0, 60.0, allow_nan=False, width=32)
 F32_BIG = float(np.float32(3.3e38))
-NONNEG = st.floats(0.0, 4.0, allow_nan=False, width=32)
+# weights and parameters inside the accepted ranges of float32 computation
+# (docs/RELIABILITY.md)
+NONNEG = st.just(0.0) | st.floats(2.0**-32, 4.0, width=32)
+F32_TINY = float(np.finfo(np.float32).tiny)
 
 
 @st.composite
@@ -49,9 +52,9 @@ def problems(draw, z_loss=True, normalised=False, logit=LOGIT, weights=NONNEG):
         kw["weight"] = draw(hnp.arrays(np.float64, (n_classes,), elements=weights))
     if draw(st.booleans()):
         kw["sample_weight"] = draw(hnp.arrays(np.float64, lead, elements=weights))
-    kw["label_smoothing"] = draw(st.one_of(st.just(0.0), st.floats(0.0, 1.0)))
+    kw["label_smoothing"] = draw(st.one_of(st.just(0.0), st.floats(F32_TINY, 1.0)))
     if z_loss:
-        kw["z_loss"] = draw(st.one_of(st.just(0.0), st.floats(0.0, 1e-2)))
+        kw["z_loss"] = draw(st.one_of(st.just(0.0), st.floats(2.0**-32, 1e-2)))
     kw["n_threads"] = draw(st.sampled_from([1, 2]))
     return logits, target, kw
 

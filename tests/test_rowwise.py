@@ -1193,6 +1193,8 @@ def test_bad_input_forward_only_and_perplexity():
 # hypothesis: random small problems against the twins
 # --------------------------------------------------------------------------------
 
+# scalars inside the accepted range of float32 computation (docs/RELIABILITY.md)
+F32_TINY = float(np.finfo(np.float32).tiny)
 SETTINGS = settings(
     deadline=None,
     max_examples=30,
@@ -1206,7 +1208,7 @@ SHAPES = st.sampled_from([(1,), (4,), (2, 3)])
     lead=SHAPES,
     c=st.integers(1, 9),
     seed=st.integers(0, 2**32 - 1),
-    gamma=st.floats(0.0, 6.0),
+    gamma=st.just(0.0) | st.floats(F32_TINY, 6.0),
     dtype=st.sampled_from(DTYPES),
     reduction=st.sampled_from(REDUCTIONS),
     alpha=st.booleans(),
@@ -1220,7 +1222,18 @@ def test_hypothesis_focal(lead, c, seed, gamma, dtype, reduction, alpha, scale):
     args = ((args[0] * scale).astype(dtype), args[1])
     kw["reduction"] = reduction
     loss, grad = run_both("focal", args, kw)
-    check_twin("focal", loss, grad, args, kw)
+    if gamma == 0 and not alpha:
+        # documented: this call runs the softmax cross-entropy kernel (the same
+        # bits), whose loss (m - x_y) + log(sum) has cross-entropy's absolute error
+        # scale, not the focal twin's log1p one (a confident row's 8.3585e-11 is off
+        # by 4e-7 relative); the cross-entropy tests hold it to that scale
+        ce = fastloss.softmax_cross_entropy_and_grad(
+            *args, reduction=reduction, ignore_index=-100
+        )
+        assert_same_bits(loss, ce[0])
+        assert_same_bits(grad, ce[1])
+    else:
+        check_twin("focal", loss, grad, args, kw)
     assert np.all(np.asarray(loss) >= 0)
 
 
@@ -1249,7 +1262,7 @@ def test_hypothesis_kl(lead, c, seed, temperature, probs, dtype, reduction):
     seed=st.integers(0, 2**32 - 1),
     p=st.one_of(st.sampled_from([1.0, 2.0]), st.floats(1.0, 8.0)),
     swap=st.booleans(),
-    margin=st.floats(-2.0, 5.0),
+    margin=st.just(0.0) | st.floats(F32_TINY, 5.0) | st.floats(-2.0, -F32_TINY),
     dtype=st.sampled_from(DTYPES),
     reduction=st.sampled_from(REDUCTIONS),
 )

@@ -190,6 +190,70 @@ def tiny_class_weights_label_smoothing_float32():
     return Case("softmax_cross_entropy_and_grad", [x, np.array([0, 2])], kw)
 
 
+# The same corners inside the contract's ranges (docs/RELIABILITY.md, "Accepted
+# ranges": weights and z_loss 0 or of magnitude in [2**-200, 2**200] for float64,
+# [2**-32, 2**32] for float32): the inputs above are refused now, these still reach
+# the kernel fixes they were written for.
+
+
+def ce_zero_sample_weight_row_overflowing_z_term_in_range():
+    # the z_loss term of the weight-0 row overflows float64 (z lse^2 = 4e360)
+    x = np.array([[2e150, -1.0, 0.5], [3.0, 1.0, -2.0]])
+    kw = {"sample_weight": np.array([0.0, 1.0]), "z_loss": 1e60, "reduction": "sum"}
+    return Case("softmax_cross_entropy", [x, np.array([0, 2])], kw)
+
+
+def smallest_target_class_weight_softmax():
+    # "mean" over D = w_0 = 2**-200 with the other class weights ~4: s_i / D = 2**200
+    kw = {"weight": np.array([2.0**-200, 3.96875, 1.625, 1.578125])}
+    return Case("softmax_cross_entropy_and_grad", [np.zeros(4), np.array(0)], kw)
+
+
+def smallest_class_weights_label_smoothing_float32():
+    kw = {"weight": np.full(3, 2.0**-32, np.float32), "label_smoothing": 1.0}
+    x = np.zeros((2, 3), np.float32)
+    return Case("softmax_cross_entropy_and_grad", [x, np.array([0, 2])], kw)
+
+
+def smallest_sample_weights_softmax_float32():
+    kw = {"sample_weight": np.full(4, 2.0**-32), "label_smoothing": 0.1}
+    x = np.full((4, 3), 7e4, np.float32)
+    return Case("softmax_cross_entropy_and_grad", [x, np.zeros(4, np.int64)], kw)
+
+
+def largest_sample_weights_mse_sum():
+    kw = {"sample_weight": np.array([2.0**200, 2.0**200]), "reduction": "sum"}
+    return Case("mse_loss_and_grad", [np.full(2, 3.0), np.zeros(2)], kw)
+
+
+def weight_below_range_refused_float32():
+    # 1e-10 is a normal float32, but below 2**-32 (2.3e-10): refused
+    kw = {"weight": np.array([1.0, 1e-10, 1.0])}
+    x = np.zeros((2, 3), np.float32)
+    return Case("softmax_cross_entropy", [x, np.array([0, 1])], kw)
+
+
+def z_loss_beyond_float32_range_refused():
+    kw = {"z_loss": 1e300}
+    x = np.zeros((2, 3), np.float32)
+    return Case("softmax_cross_entropy_and_grad", [x, np.array([0, 1])], kw)
+
+
+def subnormal_label_smoothing_float32_refused():
+    kw = {"label_smoothing": 1e-40}
+    x = np.zeros((2, 3), np.float32)
+    return Case("binary_cross_entropy_with_logits", [x, np.ones((2, 3))], kw)
+
+
+def ce_smoothing_zero_class_weight_minus_inf_logit():
+    # (generated fuzz input 62033 of seed 1, 2026-12-07; the same bug was found by
+    # the aarch64 cross-check's driver) label smoothing with a class of weight 0 whose
+    # logit is -inf: the smoothing sum's w_c (m - x_c) was 0 * inf = NaN
+    x = np.array([[4.0, -np.inf, -2.5]])
+    kw = {"weight": np.array([1.0, 0.0, 1.0]), "label_smoothing": 0.1}
+    return Case("softmax_cross_entropy_and_grad", [x, np.array([0])], kw)
+
+
 def n_threads_beyond_c_int():
     kw = {"n_threads": 2**31}
     return Case("mse_loss", [np.ones(2), np.zeros(2)], kw)
@@ -223,14 +287,35 @@ CASES = {
         (out_overlaps_one_element_pos_weight, "error"),
         (out_overlaps_tiny_sample_weight, "error"),
         (ce_label_smoothing_one_minus_inf_target_logit, "ok"),
-        (ce_zero_sample_weight_row_with_infinite_loss, "ok"),
+        (
+            ce_zero_sample_weight_row_with_infinite_loss,
+            "error",
+        ),  # outside the ranges since 2026-12-07
         (ce_out_overlaps_rescaled_class_weight, "error"),
-        (sample_weight_sum_overflows, "ok"),
+        (sample_weight_sum_overflows, "error"),  # outside the ranges since 2026-12-07
         (n_threads_beyond_c_int, "error"),
-        (subnormal_sample_weights_softmax, "ok"),
-        (subnormal_sample_weights_mse, "ok"),
+        (
+            subnormal_sample_weights_softmax,
+            "error",
+        ),  # outside the ranges since 2026-12-07
+        (subnormal_sample_weights_mse, "error"),  # outside the ranges since 2026-12-07
         (empty_input_with_empty_pos_weight, "ok"),
-        (subnormal_target_class_weight_softmax, "ok"),
-        (tiny_class_weights_label_smoothing_float32, "ok"),
+        (
+            subnormal_target_class_weight_softmax,
+            "error",
+        ),  # outside the ranges since 2026-12-07
+        (
+            tiny_class_weights_label_smoothing_float32,
+            "error",
+        ),  # outside the ranges since 2026-12-07
+        (ce_zero_sample_weight_row_overflowing_z_term_in_range, "ok"),
+        (smallest_target_class_weight_softmax, "ok"),
+        (smallest_class_weights_label_smoothing_float32, "ok"),
+        (smallest_sample_weights_softmax_float32, "ok"),
+        (largest_sample_weights_mse_sum, "ok"),
+        (ce_smoothing_zero_class_weight_minus_inf_logit, "ok"),
+        (weight_below_range_refused_float32, "error"),
+        (z_loss_beyond_float32_range_refused, "error"),
+        (subnormal_label_smoothing_float32_refused, "error"),
     ]
 }
