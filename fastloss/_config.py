@@ -99,6 +99,7 @@ def config() -> dict[str, Any]:
     return {
         "version": __version__,
         "openmp": _kernels.have_openmp(),
+        "compiler": _kernels.compiler(),
         "n_threads": get_num_threads(),
         "simd": get_simd(),
         "simd_available": [
@@ -112,6 +113,7 @@ def show_config() -> None:
     c = config()
     print(f"fastloss {c['version']}")
     print(f"  openmp:          {'on' if c['openmp'] else 'off (serial build)'}")
+    print(f"  compiler:        {c['compiler']}")
     print(f"  threads in use:  {c['n_threads']}")
     print(f"  simd path:       {c['simd']}")
     print(f"  simd available:  {', '.join(c['simd_available'])}")

@@ -50,6 +50,22 @@ int fl_simd_set(int path)
 
 int fl_have_openmp(void) { return FL_HAVE_OPENMP; }
 
+#define FL_STR_(x) #x
+#define FL_STR(x) FL_STR_(x)
+
+const char *fl_compiler(void)
+{
+#if defined(__clang__)
+    return "clang " __clang_version__;
+#elif defined(__GNUC__)
+    return "gcc " __VERSION__;
+#elif defined(_MSC_VER)
+    return "msvc " FL_STR(_MSC_FULL_VER);
+#else
+    return "unknown";
+#endif
+}
+
 int fl_max_threads(void)
 {
 #if FL_HAVE_OPENMP

@@ -14,6 +14,8 @@ int fl_simd_set(int path);
 int fl_simd_best(void);
 /* 1 when built with OpenMP. */
 int fl_have_openmp(void);
+/* The compiler that built the kernels, e.g. "gcc 12.2.0" or "clang 14.0.6". */
+const char *fl_compiler(void);
 /* omp_get_max_threads(), or 1 in a serial build. */
 int fl_max_threads(void);
 

@@ -11,7 +11,7 @@ from _reference import assert_same_bits, check_against_reference, make_case
 
 import fastloss
 
-KEYS = {"version", "openmp", "n_threads", "simd", "simd_available"}
+KEYS = {"version", "openmp", "compiler", "n_threads", "simd", "simd_available"}
 
 
 def test_config_dict():
@@ -26,6 +26,18 @@ def test_config_dict():
     assert cfg["simd"] == fastloss.get_simd()
     assert cfg["n_threads"] == fastloss.get_num_threads()
     assert cfg["version"] == fastloss.__version__
+    assert cfg["compiler"].split()[0] in ("gcc", "clang", "msvc", "unknown")
+
+
+def test_compiler_is_named(capsys):
+    """config() and show_config() name the compiler of the kernels;
+    FASTLOSS_EXPECT_COMPILER (set by tools/test_clang.sh) says which it must be."""
+    name = fastloss.config()["compiler"]
+    want = os.environ.get("FASTLOSS_EXPECT_COMPILER")
+    if want:
+        assert name.startswith(want + " ")
+    fastloss.show_config()
+    assert name in capsys.readouterr().out
 
 
 def test_show_config_prints_version_openmp_threads_simd(capsys):
