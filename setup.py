@@ -128,6 +128,43 @@ def _supported_flags(compiler, flags):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _debug_build():
+    """FASTLOSS_DEBUG=1 keeps the debug information (-g) that Python's own CFLAGS
+    ask for; release builds drop it (-g0: gcc and clang generate the same code
+    with or without -g, and the extension is ~4x smaller)."""
+    return os.environ.get("FASTLOSS_DEBUG", "0") not in ("", "0")
+
+
+def _build_jobs():
+    """Parallel compiler processes: FASTLOSS_BUILD_JOBS, else the usable cores."""
+    value = os.environ.get("FASTLOSS_BUILD_JOBS", "")
+    if value.strip():
+        return max(1, int(value))
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS, Windows
+        return max(1, os.cpu_count() or 1)
+
+
+def _compile_in_parallel(compiler, jobs):
+    """Makes `compiler.compile` build each source file in its own compiler process,
+    `jobs` at a time (the translation units are independent). Threads suffice: each
+    one waits on a subprocess. setuptools compiles one extension's sources one at a
+    time otherwise."""
+    serial = compiler.compile
+
+    def compile(sources, *args, **kwargs):
+        if jobs <= 1 or len(sources) <= 1:
+            return serial(sources, *args, **kwargs)
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            parts = [pool.submit(serial, [src], *args, **kwargs) for src in sources]
+            return [obj for part in parts for obj in part.result()]
+
+    compiler.compile = compile
+
+
 class BuildExt(build_ext):
     def build_extensions(self):
         is_msvc = self.compiler.compiler_type == "msvc"
@@ -140,6 +177,8 @@ class BuildExt(build_ext):
             have_omp = os.environ.get("FASTLOSS_DISABLE_OPENMP", "0") in ("", "0")
         else:
             flags = _supported_flags(self.compiler, KERNEL_FLAGS)
+            if not _debug_build():
+                flags.append("-g0")
             omp = _probe_openmp(self.compiler)
             have_omp = omp is not None
             omp_c, omp_l = omp if have_omp else ([], [])
@@ -161,6 +200,7 @@ class BuildExt(build_ext):
             ext.extra_compile_args = flags + omp_c + ext.extra_compile_args
             ext.extra_link_args = omp_l + ext.extra_link_args
             ext.define_macros.append(("FL_HAVE_OPENMP", "1" if have_omp else "0"))
+        _compile_in_parallel(self.compiler, _build_jobs())
         super().build_extensions()
 
 
@@ -194,13 +234,14 @@ def _sanitize_flags():
 
 
 def _extensions():
+    # Longest to compile first, so that parallel jobs finish close together.
     sources = [
-        "fastloss/_kernels.pyx",
-        "src_c/fl_dispatch.c",
-        "src_c/fl_softmax_ce.c",
         "src_c/fl_elementwise.c",
+        "fastloss/_kernels.pyx",
+        "src_c/fl_softmax_ce.c",
         "src_c/fl_rowwise.c",
         "src_c/fl_optim.c",
+        "src_c/fl_dispatch.c",
     ]
     ext = Extension(
         "fastloss._kernels",
