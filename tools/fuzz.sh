@@ -10,8 +10,12 @@
 # and makes this script exit non-zero; replay it with
 #   python fuzz/fuzz_api.py --replay fuzz/artifacts/crash-...
 # PYTHON selects the interpreter (default: python3; it needs atheris and the
-# installed package). FUZZ_SEED fixes libFuzzer's random seed (CI uses 1, so a run
-# on a clean clone explores the same inputs every time); unset, it is random.
+# installed package). FUZZ_SEED fixes libFuzzer's random seed; unset, it is random.
+# Even with a fixed seed a time-bounded run is not reproducible (how far it gets
+# depends on the machine's speed, and two seed-1 runs from an empty corpus diverged
+# within 8,000 executions), so this is the exploratory tool, not a CI step: CI runs
+# fuzz/generate.py, a fixed number of seeded inputs. What this finds is kept as a
+# stored input in fuzz/regressions/ (and a case in cases.py) and so replayed there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
