@@ -19,6 +19,11 @@ import numpy as np
 import pytest
 from _impls import IMPLS, SHAPES, Shape, check_result, is_available, make_inputs
 
+pytest.importorskip(
+    "pytest_benchmark",
+    reason='the benchmarks need pytest-benchmark: pip install -e ".[bench]"',
+)
+
 
 @pytest.fixture(scope="module", params=SHAPES, ids=lambda s: s.name)
 def case(request):

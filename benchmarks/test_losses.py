@@ -36,6 +36,11 @@ from _loss_impls import (
     triplet_active_fraction,
 )
 
+pytest.importorskip(
+    "pytest_benchmark",
+    reason='the benchmarks need pytest-benchmark: pip install -e ".[bench]"',
+)
+
 # The TensorFlow venv may lack pytest-benchmark: its agreement test still runs.
 HAVE_BENCHMARK = importlib.util.find_spec("pytest_benchmark") is not None
 

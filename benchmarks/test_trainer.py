@@ -18,6 +18,11 @@ import dataclasses
 import pytest
 from trainer_bench import IMPLS, N_THREADS, is_available, problems
 
+pytest.importorskip(
+    "pytest_benchmark",
+    reason='the benchmarks need pytest-benchmark: pip install -e ".[bench]"',
+)
+
 EPOCHS = 3
 
 

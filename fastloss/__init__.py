@@ -4,6 +4,26 @@ Every loss ``name(...)`` has a twin ``name_and_grad(...)`` returning ``(loss, gr
 from one fused kernel call. The Keras-named classes are in `fastloss.losses`.
 """
 
+try:
+    from . import _kernels  # noqa: F401  (the compiled extension, first)
+except ImportError as exc:  # not built: a source checkout, or a broken install
+    import os as _os
+
+    _here = _os.path.dirname(_os.path.abspath(__file__))
+    if _os.path.exists(_os.path.join(_here, "_kernels.pyx")):
+        _why = (
+            "The fastloss being imported is the source tree at "
+            f"{_os.path.dirname(_here)}, whose C extension is not built: run "
+            '`pip install -e ".[test]"` there (or `python setup.py build_ext '
+            "--inplace`), or start Python from another directory to import an "
+            "installed fastloss."
+        )
+    else:
+        _why = f"({exc}). Reinstall fastloss: pip install --force-reinstall fastloss"
+    raise ImportError(
+        f"fastloss's compiled extension fastloss._kernels could not be imported. {_why}"
+    ) from None
+
 from . import losses
 from ._binary import *  # noqa: F403
 from ._binary import __all__ as _binary_all

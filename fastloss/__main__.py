@@ -1,6 +1,6 @@
 """Command line: ``fastloss demo`` (or ``python -m fastloss demo``) trains a small
 network with `fastloss.nn`; ``fastloss config`` prints the build and run-time
-configuration."""
+configuration; ``fastloss --version`` the version."""
 
 from __future__ import annotations
 
@@ -20,9 +20,13 @@ def _prog() -> str:
 def build_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     """The top-level parser and the ``demo`` subcommand's parser."""
     from . import _demo
+    from ._version import __version__
 
     parser = argparse.ArgumentParser(
         prog=_prog(), description="fastloss: fused loss-and-gradient kernels"
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"fastloss {__version__}"
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     demo = sub.add_parser(

@@ -857,20 +857,20 @@ def vexp(x, out):
     cdef float *o32
     cdef const double *x64
     cdef double *o64
+    # one branch per dtype, each setting and using its own pointers (two tests of
+    # the dtype left gcc unsure the pointers were set: -Wmaybe-uninitialized)
     if x.dtype.itemsize == 4:
         x32 = _cf32(x, n, "vexp", "x", True)
         o32 = _wf32(out, n, "vexp", "out", True)
+        if n > 0:
+            with nogil:
+                fl_vexp_f32(x32, o32, n)
     else:
         x64 = _cf64(x, n, "vexp", "x", True)
         o64 = _wf64(out, n, "vexp", "out", True)
-    if n == 0:
-        return out
-    if x.dtype.itemsize == 4:
-        with nogil:
-            fl_vexp_f32(x32, o32, n)
-    else:
-        with nogil:
-            fl_vexp_f64(x64, o64, n)
+        if n > 0:
+            with nogil:
+                fl_vexp_f64(x64, o64, n)
     return out
 
 

@@ -13,6 +13,7 @@ import pytest
 
 pytest.importorskip("sklearn")
 
+import fastloss  # noqa: E402
 from fastloss import _demo  # noqa: E402
 from fastloss.__main__ import main  # noqa: E402
 from fastloss.nn import Sequential, load  # noqa: E402
@@ -251,6 +252,13 @@ def test_config_still_works(capsys):
     out = capsys.readouterr().out
     assert out.startswith("fastloss ")
     assert "simd path" in out
+
+
+def test_version_option(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"fastloss {fastloss.__version__}"
 
 
 def test_python_dash_m_demo_subprocess(tmp_path):
