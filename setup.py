@@ -200,7 +200,10 @@ class BuildExt(build_ext):
             ext.extra_compile_args = flags + omp_c + ext.extra_compile_args
             ext.extra_link_args = omp_l + ext.extra_link_args
             ext.define_macros.append(("FL_HAVE_OPENMP", "1" if have_omp else "0"))
-        _compile_in_parallel(self.compiler, _build_jobs())
+        if self.compiler.compiler_type == "unix":
+            # (MSVC's compiler object initialises itself, once, on first use: not
+            # from several threads)
+            _compile_in_parallel(self.compiler, _build_jobs())
         super().build_extensions()
 
 

@@ -8,21 +8,21 @@ try:
     from . import _kernels  # noqa: F401  (the compiled extension, first)
 except ImportError as exc:  # not built: a source checkout, or a broken install
     import os as _os
+    from importlib.machinery import EXTENSION_SUFFIXES as _SUFFIXES
 
     _here = _os.path.dirname(_os.path.abspath(__file__))
-    if _os.path.exists(_os.path.join(_here, "_kernels.pyx")):
-        _why = (
-            "The fastloss being imported is the source tree at "
+    _built = [x for x in _SUFFIXES if _os.path.exists(f"{_here}/_kernels{x}")]
+    _msg = "fastloss's compiled extension fastloss._kernels could not be imported."
+    if _os.path.exists(_os.path.join(_here, "_kernels.pyx")) and not _built:
+        raise ImportError(
+            f"{_msg} The fastloss being imported is the source tree at "
             f"{_os.path.dirname(_here)}, whose C extension is not built: run "
             '`pip install -e ".[test]"` there (or `python setup.py build_ext '
             "--inplace`), or start Python from another directory to import an "
             "installed fastloss."
-        )
-    else:
-        _why = f"({exc}). Reinstall fastloss: pip install --force-reinstall fastloss"
-    raise ImportError(
-        f"fastloss's compiled extension fastloss._kernels could not be imported. {_why}"
-    ) from None
+        ) from None
+    # built but not loadable: a missing OpenMP runtime, another ABI, ...
+    raise ImportError(f"{_msg} ({exc}) Rebuild or reinstall fastloss.") from exc
 
 from . import losses
 from ._binary import *  # noqa: F403

@@ -90,13 +90,13 @@ def _sample_weight(
             "sample_weight must have the shape of the input's leading axes "
             f"(e.g. {shape[:1]}), got {arr.shape}"
         )
+    check_weight_range(arr, "sample_weight", dtype)  # the values as given
     with np.errstate(over="ignore"):  # 1e39 becomes inf in float32: refused below
         arr = np.asarray(arr, dtype=dtype, order="C")
     if not np.isfinite(arr).all():
         raise ValueError(
             f"sample_weight must be finite in {dtype} (it holds NaN or inf)"
         )
-    check_weight_range(arr, "sample_weight", dtype)
     t = math.prod(shape[k:])
     return arr.reshape(-1), t
 
@@ -115,11 +115,11 @@ def _elem_weight(
                 f"weight of shape {arr.shape} does not broadcast to the input's "
                 f"shape {shape}"
             ) from None
+    check_weight_range(arr, "weight", dtype)  # the values as given
     with np.errstate(over="ignore"):  # 1e39 becomes inf in float32: refused below
         small = np.asarray(arr, dtype=dtype)
     if not np.isfinite(small).all():
         raise ValueError(f"weight must be finite in {dtype} (it holds NaN or inf)")
-    check_weight_range(small, "weight", dtype)
     if small.shape != shape:
         small = np.broadcast_to(small, shape)
     return np.asarray(small, order="C").reshape(-1)
@@ -131,6 +131,9 @@ def _pos_weight(
     if pw is None:
         return None
     arr, _ = float_input(pw, "pos_weight")
+    if not np.isfinite(arr).all():  # the values as given, before broadcasting
+        raise ValueError(f"pos_weight must be finite in {dtype} (it holds NaN or inf)")
+    check_weight_range(arr, "pos_weight", dtype)
     c = shape[-1] if shape else 1
     with np.errstate(over="ignore"):  # 1e39 becomes inf in float32: refused below
         if arr.ndim == 0 or arr.shape == (1,):
@@ -143,7 +146,6 @@ def _pos_weight(
         arr = np.asarray(arr, dtype=dtype, order="C")
     if not np.isfinite(arr).all():
         raise ValueError(f"pos_weight must be finite in {dtype} (it holds NaN or inf)")
-    check_weight_range(arr, "pos_weight", dtype)
     return arr
 
 

@@ -17,6 +17,7 @@ import numpy.typing as npt
 
 from ._validation import (
     _F64,
+    check_weight_range,
     class_index_target,
     float_input,
     index_str,
@@ -57,15 +58,16 @@ def cross_entropy_normalizer(
         ``n_classes >= 1`` (the losses refuse logits without a class, so there is
         no "mean" to normalise).
     weight : array_like of shape (n_classes,), optional
-        Per-class weights (finite; 0 or of magnitude in [2**-32, 2**32] for float32,
-        [2**-200, 2**200] for float64), as passed to the loss (``class_weight`` of
-        `linear_cross_entropy`).
+        Per-class weights as passed to the loss (``class_weight`` of
+        `linear_cross_entropy`): finite, each 0 or of magnitude in [2**-200, 2**200]
+        (the float64 range: D is computed in float64; a float32 loss refuses
+        weights outside [2**-32, 2**32] itself).
     ignore_index : int, default=-100
         Rows whose class-index target equals it count for nothing. Not used with
         probability targets.
     sample_weight : array_like, optional
-        Per-row weights (finite; 0 or of magnitude in [2**-32, 2**32] for float32,
-        [2**-200, 2**200] for float64) with the shape of the class-index ``target``
+        Per-row weights (finite; each 0 or of magnitude in [2**-200, 2**200], as
+        ``weight``) with the shape of the class-index ``target``
         (``target.shape[:-1]`` for probabilities).
 
     Returns
@@ -179,4 +181,5 @@ def _class_weight(
         raise ValueError("weight must have at least one class, got shape (0,)")
     if not np.isfinite(arr).all():
         raise ValueError("weight must be finite (it holds NaN or inf)")
+    check_weight_range(arr, "weight", _F64)
     return np.asarray(arr, dtype=_F64)

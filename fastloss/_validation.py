@@ -7,9 +7,11 @@ argument and what was wrong.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 import operator
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -132,13 +134,35 @@ def _dtype_name(dtype: np.dtype[Any]) -> str:
     return "float32" if dtype == _F32 else "float64"
 
 
+# Weights that fastloss derives itself from checked ones (Keras's reduction folded
+# into per-sample weights, torch's grad_output times the row weights) are passed
+# on by name inside `derived_weights`: the contract's range applies to what the
+# caller passed, and a legitimate product (1e-6 / 20,000) may fall below it.
+_DERIVED: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar(
+    "fastloss_derived_weights", default=frozenset()
+)
+
+
+@contextlib.contextmanager
+def derived_weights(*names: str) -> Iterator[None]:
+    """Within the block, the weight arguments `names` skip the range check (they
+    are still checked for being finite)."""
+    token = _DERIVED.set(_DERIVED.get() | frozenset(names))
+    try:
+        yield
+    finally:
+        _DERIVED.reset(token)
+
+
 def check_weight_range(arr: FloatArray, name: str, dtype: np.dtype[Any]) -> None:
-    """Every entry of the finite array `arr` is 0 or of magnitude in weight_range."""
-    if arr.size == 0:
+    """Every finite entry of `arr`, as the caller gave it (before any conversion to
+    `dtype`, which could turn 1e-50 into 0), is 0 or of magnitude in weight_range.
+    NaN and inf are left to the caller's finiteness check."""
+    if arr.size == 0 or name in _DERIVED.get():
         return
     lo, hi = weight_range(dtype)
     a = np.abs(arr)
-    bad = (a > hi) | ((a < lo) & (a != 0))
+    bad = ((a > hi) & (a != np.inf)) | ((a < lo) & (a != 0))
     if bad.any():
         pos = int(np.argmax(bad.reshape(-1)))
         where = f"[{index_str(pos, arr.shape)}]" if arr.ndim else ""
@@ -200,11 +224,11 @@ def weight_array(
     arr, _ = float_input(w, name)
     if arr.shape != shape:
         raise ValueError(f"{name} must have shape {shape}, got {arr.shape}")
+    check_weight_range(arr, name, dtype)  # the values as given
     with np.errstate(over="ignore"):  # 1e39 becomes inf in float32: refused below
         arr = np.asarray(arr, dtype=dtype, order="C")
     if not np.isfinite(arr).all():
         raise ValueError(f"{name} must be finite in {dtype} (it holds NaN or inf)")
-    check_weight_range(arr, name, dtype)
     return arr
 
 

@@ -43,7 +43,12 @@ import numpy as np
 import numpy.typing as npt
 
 from ._typing import LossAndGrad, LossValue
-from ._validation import float_input, real_scalar
+from ._validation import (
+    check_weight_range,
+    derived_weights,
+    float_input,
+    real_scalar,
+)
 
 __all__ = [
     "BinaryCrossentropy",
@@ -88,7 +93,17 @@ def _pkg():
 
 
 def _functional(name):
-    return getattr(_pkg(), name)
+    """The functional loss `name`, called with `sample_weight` treated as derived:
+    the classes fold Keras's reduction into the per-sample weights they pass, which
+    may leave the contract's range though the caller's weights are in it (the
+    caller's are checked in _Plan)."""
+    fn = getattr(_pkg(), name)
+
+    def call(*args, **kwargs):
+        with derived_weights("sample_weight"):
+            return fn(*args, **kwargs)
+
+    return call
 
 
 # ---- argument handling -------------------------------------------------------------
@@ -190,7 +205,7 @@ class _Plan:
 
     __slots__ = ("none", "mean", "w", "scale", "spread", "out")
 
-    def __init__(self, shape, sample_weight, reduction, valid=None):
+    def __init__(self, shape, sample_weight, reduction, valid=None, dtype=None):
         self.none = reduction == "none"
         self.mean = reduction in _MEANS
         self.spread = None
@@ -207,6 +222,8 @@ class _Plan:
         sw, _ = float_input(sample_weight, "sample_weight")
         if not np.isfinite(sw).all():
             raise ValueError("sample_weight must be finite (it holds NaN or inf)")
+        if dtype is not None:  # the contract's range for the compute dtype
+            check_weight_range(sw, "sample_weight", dtype)
         sw = np.asarray(sw, dtype=np.float64)
         shape_b, sw = self._align(shape, sw)
         try:
@@ -409,7 +426,7 @@ class Loss:
         """An elementwise kernel, averaged over the last axis as Keras does."""
         t, x, res_dtype, own, shape_in = _float_pair(y_true, y_pred)
         shape = x.shape[:-1]
-        plan = _Plan(shape, sample_weight, self.reduction)
+        plan = _Plan(shape, sample_weight, self.reduction, dtype=x.dtype)
         if not shape:  # one sample: give the kernel a leading axis of length 1
             x, t = x.reshape((1,) + x.shape), t.reshape((1,) + t.shape)
         n_last = x.shape[-1]
@@ -800,7 +817,7 @@ class BinaryFocalCrossentropy(Loss):
     def _numpy(self, y_true, y_pred, sample_weight, want_grad):
         t, x, res_dtype, _, shape_in = _float_pair(y_true, y_pred)
         shape = x.shape[:-1]
-        plan = _Plan(shape, sample_weight, self.reduction)
+        plan = _Plan(shape, sample_weight, self.reduction, dtype=x.dtype)
         lo, hi = _bounds(x.dtype)
         y = self._smoothed(np.asarray(t, dtype=np.float64))
         p = np.asarray(x, dtype=np.float64)
@@ -948,10 +965,12 @@ class SparseCategoricalCrossentropy(Loss):
             ignore = _NO_IGNORE
             if t.size and t.dtype.kind == "i" and t.min() == _NO_IGNORE:
                 raise ValueError(f"y_true holds {_NO_IGNORE}, not a class index")
-            plan = _Plan(shape, sample_weight, self.reduction)
+            plan = _Plan(shape, sample_weight, self.reduction, dtype=x.dtype)
         else:
             ignore = ic
-            plan = _Plan(shape, sample_weight, self.reduction, lambda: t != ic)
+            plan = _Plan(
+                shape, sample_weight, self.reduction, lambda: t != ic, dtype=x.dtype
+            )
         if self.from_logits:
             return self._softmax(
                 "softmax_cross_entropy",
@@ -1072,7 +1091,7 @@ class CategoricalCrossentropy(Loss):
     def _run(self, y_true, y_pred, sample_weight, want_grad):
         t, x, res_dtype, own, shape_in = _float_pair(y_true, y_pred)
         shape = x.shape[:-1]
-        plan = _Plan(shape, sample_weight, self.reduction)
+        plan = _Plan(shape, sample_weight, self.reduction, dtype=x.dtype)
         if self.from_logits:
             return self._softmax(
                 "softmax_cross_entropy",
@@ -1222,7 +1241,7 @@ class CategoricalFocalCrossentropy(Loss):
         t, x, res_dtype, own, shape_in = _float_pair(y_true, y_pred)
         shape = x.shape[:-1]
         alpha = self._alpha(x.shape[-1])
-        plan = _Plan(shape, sample_weight, self.reduction)
+        plan = _Plan(shape, sample_weight, self.reduction, dtype=x.dtype)
         if self.from_logits and not self.label_smoothing:
             idx = _onehot_index(t)
             if idx is not None:
@@ -1322,7 +1341,7 @@ class KLDivergence(Loss):
     def _run(self, y_true, y_pred, sample_weight, want_grad):
         t, x, res_dtype, _, shape_in = _float_pair(y_true, y_pred)
         shape = x.shape[:-1]
-        plan = _Plan(shape, sample_weight, self.reduction)
+        plan = _Plan(shape, sample_weight, self.reduction, dtype=x.dtype)
         lo, _ = _bounds(x.dtype)
         tc = np.clip(np.asarray(t, dtype=np.float64), lo, 1.0)
         p = np.asarray(x, dtype=np.float64)

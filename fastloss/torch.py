@@ -926,12 +926,15 @@ def linear_cross_entropy(
         row_w = grad_output.detach().to(dtype)
         if sw is not None:
             row_w = row_w * sw.detach().to(dtype)
-        res = call(
-            _fl.linear_cross_entropy_and_grad,
-            ops,
-            sample_weight=row_w.numpy(),
-            reduction="sum",
-        )
+        # derived from grad_output and the (checked) sample weights: 1e-10 times a
+        # loss is an ordinary upstream gradient, not a weight out of range
+        with _validation.derived_weights("sample_weight"):
+            res = call(
+                _fl.linear_cross_entropy_and_grad,
+                ops,
+                sample_weight=row_w.numpy(),
+                reduction="sum",
+            )
         return tuple(
             _restore(torch.from_numpy(g), x, False) for g, x in zip(res[1:], ops)
         )

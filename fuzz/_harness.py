@@ -689,7 +689,8 @@ WEIGHT_EXP = {F32: 32, F64: 200}
 
 
 def _bad_weights(vals, cd):
-    """Whether an entry of the float64 array `vals` (finite) breaks the range."""
+    """Whether an entry of the float64 array `vals` (finite) breaks the range; the
+    values as the caller gave them, before the conversion to the compute dtype."""
     k = WEIGHT_EXP[F32 if cd in (F32, F16) else F64]
     a = np.abs(np.asarray(vals, dtype=F64))
     return bool(np.any((a != 0) & ((a < 2.0**-k) | (a > 2.0**k))))
@@ -778,11 +779,11 @@ def m_weight(w, name, shape, cd, finite=True):
     vals, _, _ = conv(w, name)
     if vals.shape != shape:
         raise Invalid(f"{name} shape {vals.shape} != {shape}")
+    if _bad_weights(vals, cd):  # the values as given: 1e-50 is 0 in float32
+        raise Invalid(f"{name} outside the weight range of {cd}")
     vals = vals.astype(cd).astype(F64) if cd == F32 else vals
     if finite and not np.isfinite(vals).all():
         raise Invalid(f"{name} not finite (in the compute dtype)")
-    if _bad_weights(vals, cd):
-        raise Invalid(f"{name} outside the weight range of {cd}")
     return vals
 
 
@@ -1225,7 +1226,7 @@ def model_elementwise(case, either):
         except ValueError:
             raise Invalid("weight does not broadcast") from None
         w = _cast_rows(wv, cd)  # every entry given is checked, used or not
-        if not np.isfinite(w).all() or _bad_weights(w, cd):
+        if not np.isfinite(w).all() or _bad_weights(wv, cd):
             raise Invalid("weight not finite or outside the weight range")
         w = np.broadcast_to(w, shape)
     sw0, sw = kw.get("sample_weight"), None
@@ -1235,19 +1236,21 @@ def model_elementwise(case, either):
         if k == 0 or k > len(shape) or swv.shape != shape[:k]:
             raise Invalid("sample_weight shape")
         sw = _cast_rows(swv, cd)
-        if not np.isfinite(sw).all() or _bad_weights(sw, cd):
+        if not np.isfinite(sw).all() or _bad_weights(swv, cd):
             raise Invalid("sample_weight not finite or outside the weight range")
     pw = None
     if fam == "bce_logits" and kw.get("pos_weight") is not None:
         pv, _, _ = conv(kw["pos_weight"], "pos_weight")
+        if not np.isfinite(pv).all() or _bad_weights(pv, cd):  # as given
+            raise Invalid("pos_weight not finite or outside the weight range")
         c = shape[-1] if shape else 1
         if pv.ndim == 0 or pv.shape == (1,):
             pv = np.full(c, pv.reshape(()))
         if pv.shape != (c,):
             raise Invalid("pos_weight shape")
         pw = _cast_rows(pv, cd)
-        if not np.isfinite(pw).all() or _bad_weights(pw, cd):
-            raise Invalid("pos_weight not finite or outside the weight range")
+        if not np.isfinite(pw).all():
+            raise Invalid("pos_weight not finite in the compute dtype")
         pw = pw.reshape(()) if not shape else pw  # the twin broadcasts it
     params = {}
     if fam in _EW_PARAMS:

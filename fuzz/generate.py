@@ -5,11 +5,13 @@
 First replays every committed input (the seed corpus fuzz/seeds/, the raw
 regression inputs fuzz/regressions/*.bin and the reproducers in
 fuzz/regressions/cases.py), then checks N generated inputs. Input i of seed S is
-made from `random.Random(f"{S}:{i}")` alone, by mutating a committed input (byte
-flips, inserts, deletes, splices, random runs) or drawing fresh bytes, so the same
-(S, N) checks the same calls on every run and every machine of the same SIMD paths;
-the judge is the fuzz target's own checker (fuzz/_harness.py). A finding is
-written to fuzz/artifacts/generated-S-i.bin, with the call printed; replay it with
+made from `random.Random(f"{S}:{i}")` and the committed corpus alone, by mutating a
+committed input (byte flips, inserts, deletes, splices, random runs) or drawing
+fresh bytes, so at one commit the same (S, N) checks the same calls on every run
+and every machine of the same SIMD paths (the summary prints the corpus's hash;
+adding a stored input changes the inputs generated after it); the judge is the
+fuzz target's own checker (fuzz/_harness.py). A finding is written to
+fuzz/artifacts/generated-S-i.bin, with the call printed; replay it with
 
     python fuzz/fuzz_api.py --replay fuzz/artifacts/generated-S-i.bin
 
@@ -19,6 +21,7 @@ tools/fuzz.sh; both are described in docs/RELIABILITY.md.
 """
 
 import argparse
+import hashlib
 import random
 import struct
 import sys
@@ -36,11 +39,21 @@ MAX_LEN = 4096  # as tools/fuzz.sh's -max_len
 
 
 def committed_inputs():
-    """(name, bytes) of every committed raw input, in a fixed order."""
+    """(name, bytes) of every stored raw input, in a fixed order (hidden files left
+    out). In a clean clone these are the committed ones; the generated inputs are
+    mutations of them, so adding one changes every generated input after it: the
+    summary line prints the corpus's hash, and a finding is kept as its bytes."""
     paths = sorted((HERE / "seeds").glob("*")) + sorted(
         (HERE / "regressions").glob("*.bin")
     )
-    return [(p.name, p.read_bytes()) for p in paths]
+    return [(p.name, p.read_bytes()) for p in paths if not p.name.startswith(".")]
+
+
+def corpus_hash(corpus):
+    h = hashlib.sha256()
+    for name, data in corpus:
+        h.update(name.encode() + b"\0" + len(data).to_bytes(8, "little") + data)
+    return h.hexdigest()[:12]
 
 
 def _mutate(rnd, data, corpus):
@@ -161,9 +174,9 @@ def main(argv=None):
     checked = sum(counts.values())
     print(
         f"fuzz: replayed {replayed} committed inputs, checked {checked} generated "
-        f"(seed {args.seed}: {counts['ok']} ok, {counts['error']} refused, "
-        f"{counts['known']} known) in {secs:.0f} s: "
-        + (f"{failures} finding(s)" if failures else "no finding")
+        f"(seed {args.seed}, corpus {len(corpus)} inputs sha256 {corpus_hash(corpus)}: "
+        f"{counts['ok']} ok, {counts['error']} refused, {counts['known']} known) in "
+        f"{secs:.0f} s: " + (f"{failures} finding(s)" if failures else "no finding")
     )
     return 1 if failures else 0
 

@@ -1,11 +1,12 @@
-"""Importing a source tree whose extension is not built says what to do, as NumPy
-does, instead of "cannot import name '_kernels' from partially initialized
-module"."""
+"""Importing a fastloss whose extension is missing or broken says what happened and
+what to do, as NumPy does, instead of "cannot import name '_kernels' from
+partially initialized module"."""
 
 import os
 import shutil
 import subprocess
 import sys
+from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,9 @@ import numpy as np
 import fastloss
 
 
-def test_unbuilt_source_tree_explains_itself(tmp_path):
+def _import_copy(tmp_path, broken_extension):
+    """stderr's last line of `import fastloss` from a copy of the package without
+    its built extension (or with an unloadable file in its place)."""
     src = Path(fastloss.__file__).resolve().parent
     pkg = tmp_path / "fastloss"
     shutil.copytree(
@@ -23,10 +26,11 @@ def test_unbuilt_source_tree_explains_itself(tmp_path):
     )
     if not (pkg / "_kernels.pyx").exists():  # an installed wheel has no .pyx
         (pkg / "_kernels.pyx").write_text("# stands for the source tree's\n")
+    if broken_extension:
+        (pkg / f"_kernels{EXTENSION_SUFFIXES[0]}").write_bytes(b"not a library")
     # -S: no site-packages .pth hooks (an editable install's finder would find the
     # built extension elsewhere); NumPy's directory is put on the path by hand
-    numpy_dir = str(Path(np.__file__).resolve().parent.parent)
-    paths = [str(tmp_path), numpy_dir]
+    paths = [str(tmp_path), str(Path(np.__file__).resolve().parent.parent)]
     code = f"import sys; sys.path[:0] = {paths!r}; import fastloss"
     result = subprocess.run(
         [sys.executable, "-S", "-c", code],
@@ -37,7 +41,20 @@ def test_unbuilt_source_tree_explains_itself(tmp_path):
         timeout=120,
     )
     assert result.returncode != 0
-    last = result.stderr.strip().splitlines()[-1]
+    return result.stderr
+
+
+def test_unbuilt_source_tree_explains_itself(tmp_path):
+    err = _import_copy(tmp_path, broken_extension=False)
+    last = err.strip().splitlines()[-1]
     assert last.startswith("ImportError: fastloss's compiled extension"), last
     assert "is not built" in last and "pip install -e" in last, last
-    assert "partially initialized" not in result.stderr
+    assert "partially initialized" not in err
+
+
+def test_broken_extension_keeps_the_cause(tmp_path):
+    err = _import_copy(tmp_path, broken_extension=True)
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("ImportError: fastloss's compiled extension"), last
+    assert "is not built" not in last and "Rebuild or reinstall" in last, last
+    assert "_kernels" in last and "(" in last  # the loader's own reason, in ()

@@ -16,8 +16,10 @@ root=$(pwd)
 modes=("$@")
 [ ${#modes[@]} -eq 0 ] && modes=(openmp serial)
 
-if ! command -v clang >/dev/null \
-        || ! echo '#include <omp.h>' | clang -fopenmp -fsyntax-only -x c - 2>/dev/null; then
+need_omp=0
+for mode in "${modes[@]}"; do [ "$mode" = openmp ] && need_omp=1; done
+if ! command -v clang >/dev/null || { [ "$need_omp" = 1 ] \
+        && ! echo '#include <omp.h>' | clang -fopenmp -fsyntax-only -x c - 2>/dev/null; }; then
     echo "test_clang: installing clang and libomp-dev (apt-get)"
     { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
         clang libomp-dev >/dev/null; } \
