@@ -134,19 +134,16 @@ def _pos_weight(
     if not np.isfinite(arr).all():  # the values as given, before broadcasting
         raise ValueError(f"pos_weight must be finite in {dtype} (it holds NaN or inf)")
     check_weight_range(arr, "pos_weight", dtype)
+    # finite and in range as given: the conversion to `dtype` cannot overflow
     c = shape[-1] if shape else 1
-    with np.errstate(over="ignore"):  # 1e39 becomes inf in float32: refused below
-        if arr.ndim == 0 or arr.shape == (1,):
-            arr = np.full(c, arr.reshape(()), dtype=dtype)
-        if arr.shape != (c,):
-            raise ValueError(
-                f"pos_weight must have shape ({c},) (the input's last axis), got "
-                f"{arr.shape}"
-            )
-        arr = np.asarray(arr, dtype=dtype, order="C")
-    if not np.isfinite(arr).all():
-        raise ValueError(f"pos_weight must be finite in {dtype} (it holds NaN or inf)")
-    return arr
+    if arr.ndim == 0 or arr.shape == (1,):
+        arr = np.full(c, arr.reshape(()), dtype=dtype)
+    if arr.shape != (c,):
+        raise ValueError(
+            f"pos_weight must have shape ({c},) (the input's last axis), got "
+            f"{arr.shape}"
+        )
+    return np.asarray(arr, dtype=dtype, order="C")
 
 
 def elementwise_loss(
