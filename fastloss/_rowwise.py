@@ -30,6 +30,7 @@ from ._validation import (
     grad_buffer,
     index_str,
     int_scalar,
+    keras_order_hint,
     real_scalar,
     weight_array,
     weight_scalar,
@@ -165,6 +166,7 @@ def _focal(
     if t.dtype.kind not in "iu":
         raise TypeError(
             f"target must be an integer array of class indices, got dtype {t.dtype}"
+            + keras_order_hint(logits, t)
         )
     y = class_index_target(t, "target", lead)
     g = dtype_scalar(gamma, "gamma", dtype, 0.0)

@@ -20,6 +20,7 @@ from ._validation import (
     grad_buffer,
     index_str,
     int_scalar,
+    keras_order_hint,
     weight_array,
     weight_scalar,
 )
@@ -144,7 +145,7 @@ def _softmax_cross_entropy(
                 )
             raise ValueError(
                 f"target of probabilities must have the logits' shape {shape}, "
-                f"got {t.shape}"
+                f"got {t.shape}{keras_order_hint(logits, t)}"
             )
         y = None
         prob = np.asarray(t, dtype=dtype, order="C").reshape(-1)

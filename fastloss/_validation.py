@@ -50,6 +50,13 @@ def float_input(x: Any, name: str) -> tuple[FloatArray, np.dtype[Any]]:
     try:
         arr = np.asarray(x)
     except Exception as exc:  # ragged lists and the like
+        if getattr(x, "requires_grad", False) is True:  # a torch tensor in autograd
+            raise TypeError(
+                f"{name} is a torch tensor that requires grad: the NumPy API returns "
+                "NumPy arrays and cannot take part in autograd. Use fastloss.torch "
+                "(e.g. fastloss.torch.cross_entropy) for losses whose gradients flow "
+                f"through loss.backward(), or pass {name}.detach() for values only"
+            ) from None
         raise TypeError(f"{name} must be a numeric array: {exc}") from None
     kind = arr.dtype.kind
     if kind == "f":
@@ -230,6 +237,25 @@ def weight_array(
     if not np.isfinite(arr).all():
         raise ValueError(f"{name} must be finite in {dtype} (it holds NaN or inf)")
     return arr
+
+
+def keras_order_hint(logits: object, target: npt.NDArray[Any]) -> str:
+    """A sentence for a shape error when the call looks like Keras's argument
+    order `(y_true, y_pred)`: class indices where the logits go, and float scores of
+    shape logits.shape + (n_classes,) where the target goes. Else ""."""
+    first = np.asarray(logits) if not isinstance(logits, np.ndarray) else logits
+    if (
+        first.dtype.kind in "iub"
+        and target.dtype.kind == "f"
+        and target.ndim == first.ndim + 1
+        and target.shape[:-1] == first.shape
+    ):
+        return (
+            ". The first argument holds integers of the shape the second has "
+            "without its last axis: this looks like Keras's argument order "
+            "(y_true, y_pred); fastloss takes (logits, target), the scores first"
+        )
+    return ""
 
 
 def class_index_target(
