@@ -18,10 +18,11 @@ epoch recorded. The hooks, in the order ``fit`` calls them::
 
 from __future__ import annotations
 
-import importlib
 import math
+import os
 import sys
 import time
+import warnings
 from typing import TYPE_CHECKING, Any, Optional, TextIO
 
 from ._common import FloatArray
@@ -242,10 +243,6 @@ def _fmt(value: float) -> str:
     return f"{value:.4f}" if value == 0 or abs(value) >= 1e-3 else f"{value:.4e}"
 
 
-def _format_logs(logs: Logs) -> str:
-    return " - ".join(f"{k}: {_fmt(v)}" for k, v in (logs or {}).items())
-
-
 def _format_time(seconds: float) -> str:
     if seconds >= 3600:
         hours, rest = divmod(int(seconds), 3600)
@@ -255,20 +252,103 @@ def _format_time(seconds: float) -> str:
     return f"{seconds:.0f}s"
 
 
+def _format_step(seconds: float) -> str:
+    # a unit that keeps two or three digits: "0ms/step" says nothing
+    if seconds >= 1:
+        return f"{seconds:.0f}s/step"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.0f}ms/step"
+    return f"{seconds * 1e6:.0f}us/step"
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return False
+
+
+def _columns(stream: TextIO) -> int:
+    """The width of the terminal behind `stream`.
+
+    $COLUMNS first, as `shutil.get_terminal_size` does, then the size of the
+    stream's own file descriptor (shutil only asks ``sys.__stdout__``). 80 when
+    neither gives a positive width: a pseudo-terminal whose size was never set
+    reports 0x0, and a stream may have no descriptor at all.
+    """
+    try:
+        columns = int(os.environ.get("COLUMNS", ""))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(stream.fileno()).columns
+        except (AttributeError, OSError, ValueError):
+            columns = 0
+    return columns if columns > 0 else 80
+
+
+def _wrap(items: list[str], width: int, indent: str = "") -> list[str]:
+    """`items` joined by " - " into lines of at most `width` characters, broken
+    only between items (never inside a name or a number); the first line starts
+    with `indent`, the others with two spaces. An item wider than `width` gets a
+    line of its own, which the terminal wraps: a number is never cut."""
+    lines: list[str] = []
+    line = indent + items[0]
+    for item in items[1:]:
+        if len(line) + 3 + len(item) <= width:
+            line += " - " + item
+        else:
+            lines.append(line)
+            line = "  " + item
+    lines.append(line)
+    return lines
+
+
+def _split_lines(first: list[str], entries: list[str], width: int) -> list[str]:
+    """`first` and the training `entries` from the first line on, the "val_"
+    entries from a line of their own: the layout when one line is too narrow."""
+    train = [e for e in entries if not e.startswith("val_")]
+    val = [e for e in entries if e.startswith("val_")]
+    lines = _wrap(first + train, width)
+    return lines + (_wrap(val, width, "  ") if val else [])
+
+
+_BAR_WIDTH = 30  # Keras 2's bar; it shrinks to what the terminal leaves
+_MIN_BAR = 10  # a narrower bar says little: drop it and keep the numbers
+_REDRAW = 0.1  # seconds between in-epoch redraws on a terminal
+
+
 class ProgressBar(Callback):
-    """Progress output of `fit`, one bar per epoch: the step count, the ETA and
-    the running loss and metrics, then the epoch's time and validation entries.
+    """Progress output of `fit`, as Keras prints it: per epoch, the step count,
+    the time and every loss and metric, training and validation.
 
     `fit` adds one when ``verbose`` is 1 or 2 and its callbacks hold none.
+
+    On a terminal (``file.isatty()``), ``verbose=1`` prints an "Epoch i/n" line,
+    then a bar redrawn in place (at most every 0.1 s) with the ETA and the running
+    loss and metrics, fitted to the terminal's width (``$COLUMNS``, else the
+    stream's own terminal size, else 80 columns): the bar shrinks or goes first,
+    then, within the epoch only, the last metrics. The epoch ends with every entry
+    and the time taken; when one line is too narrow for them, the training entries
+    stay on it (with a bar if there is room) and the "val_" entries go below,
+    lines breaking only between entries: a name or a number is never cut.
+
+    Anywhere else (a file, a pipe, a notebook's output), and always with
+    ``verbose=2``, each epoch prints one plain line at its end, with no bar and
+    no carriage return (on a terminal, wrapped as above when it is too wide)::
+
+        Epoch 1/3 - 10/10 - 0s 2ms/step - loss: 1.2199 - val_loss: 1.3904
 
     Parameters
     ----------
     verbose : {1, 2}, default=1
-        1: a bar per epoch, updated every batch (tqdm when it is installed, else a
-        Keras-style text bar, redrawn at most every 0.1 s on a terminal and
-        printed once per epoch otherwise); 2: one line per epoch.
+        1: a bar per epoch on a terminal, a line per epoch elsewhere; 2: a line
+        per epoch.
     use_tqdm : bool, optional
-        Force (True) or refuse (False) tqdm; None uses it when importable.
+        Ignored; kept so older calls still run (True warns). tqdm is no longer
+        used: it cut the metrics at the terminal's width, printed empty lines on
+        a terminal reporting 0 columns and wrote each epoch three times to files.
     file : text stream, optional
         Where to write; default ``sys.stdout`` (looked up when training starts).
     """
@@ -282,96 +362,130 @@ class ProgressBar(Callback):
     ) -> None:
         if verbose not in (1, 2):
             raise ValueError(f"verbose must be 1 or 2, got {verbose!r}")
+        if use_tqdm:
+            warnings.warn(
+                "ProgressBar(use_tqdm=True) is ignored: the bar no longer uses tqdm",
+                DeprecationWarning,
+                stacklevel=2,
+            )
         self.verbose = verbose
-        self._tqdm: Any = None
-        if use_tqdm is not False and verbose == 1:
-            try:
-                self._tqdm = importlib.import_module("tqdm").tqdm
-            except ImportError:
-                if use_tqdm:
-                    raise
         self._file = file
         self._out: TextIO = sys.stdout
-        self._bar: Any = None
+        self._live = False  # a bar redrawn in place, else a line per epoch
         self._epoch = 0
+        self._done = 0  # steps finished in this epoch
         self._t0 = 0.0
-        self._last_draw = 0.0
+        self._last_draw = -math.inf
+        self._drawn = 0  # characters of the bar now on the terminal's line
 
     def on_train_begin(self, logs: Logs = None) -> None:
         self._out = self._file if self._file is not None else sys.stdout
+        self._live = self.verbose == 1 and _is_terminal(self._out)
+        self._drawn = 0
 
     def _header(self, epoch: int) -> str:
         return f"Epoch {epoch + 1}/{self.params.get('epochs', '?')}"
 
-    def on_epoch_begin(self, epoch: int, logs: Logs = None) -> None:
-        self._epoch = epoch
-        self._t0 = time.perf_counter()
-        self._last_draw = 0.0
-        if self.verbose != 1:
-            return
-        if self._tqdm is not None:
-            self._bar = self._tqdm(
-                total=self.params.get("steps"),
-                desc=self._header(epoch),
-                unit="step",
-                file=self._out,
-                leave=True,
-            )
-        else:
-            print(self._header(epoch), file=self._out)
+    def _steps(self) -> int:
+        return int(self.params.get("steps", self._done))
 
-    def _line(self, done: int, logs: Logs, final: bool) -> str:
-        steps = int(self.params.get("steps", done))
-        width = 30
-        filled = width * done // max(steps, 1)
-        bar = (
-            "=" * filled
-            if done >= steps
-            else "=" * filled + ">" + "." * (width - filled - 1)
-        )
+    def _count(self, done: int, align: bool = True) -> str:
+        # aligned, so the bar does not move as the count gains digits
+        steps = self._steps()
+        return f"{done:>{len(str(steps)) if align else 0}}/{steps}"
+
+    def _bar(self, done: int, width: int) -> str:
+        steps = max(self._steps(), 1)
+        filled = width * min(done, steps) // steps
+        if done >= steps:
+            return "[" + "=" * width + "]"
+        return "[" + "=" * filled + ">" + "." * (width - filled - 1) + "]"
+
+    def _timing(self, done: int, final: bool) -> str:
         elapsed = time.perf_counter() - self._t0
         if final:
-            timing = (
-                f"{_format_time(elapsed)} {1000 * elapsed / max(done, 1):.0f}ms/step"
-            )
-        else:
-            timing = f"ETA: {_format_time(elapsed / max(done, 1) * (steps - done))}"
-        text = f"{done:>{len(str(steps))}}/{steps} [{bar}] - {timing}"
-        tail = _format_logs(logs)
-        return f"{text} - {tail}" if tail else text
+            return f"{_format_time(elapsed)} {_format_step(elapsed / max(done, 1))}"
+        left = elapsed / max(done, 1) * max(self._steps() - done, 0)
+        return f"ETA: {_format_time(left)}"
 
-    def on_batch_end(self, batch: int, logs: Logs = None) -> None:
-        if self.verbose != 1:
-            return
-        if self._bar is not None:
-            self._bar.set_postfix_str(_format_logs(logs), refresh=False)
-            self._bar.update(1)
-            return
-        now = time.perf_counter()
-        if now - self._last_draw >= 0.1 and self._out.isatty():
-            self._last_draw = now
-            self._out.write("\r" + self._line(batch + 1, logs, False))
-            self._out.flush()
+    def _with_bar(self, done: int, rest: list[str], width: int) -> list[str] | None:
+        """The items with the count and a bar as wide as `width` leaves (at most
+        `_BAR_WIDTH`), or None when no bar of `_MIN_BAR` fits."""
+        count = self._count(done)
+        room = width - len(" - ".join([count, *rest])) - 3  # " [" and "]"
+        if room < _MIN_BAR:
+            return None
+        return [f"{count} {self._bar(done, min(room, _BAR_WIDTH))}", *rest]
 
-    def on_epoch_end(self, epoch: int, logs: Logs = None) -> None:
-        if self._bar is not None:
-            self._bar.set_postfix_str(_format_logs(logs))
-            self._bar.close()
-            self._bar = None
-            return
-        steps = int(self.params.get("steps", 0))
-        if self.verbose == 1:
-            end = "\r" if self._out.isatty() else ""
-            self._out.write(end + self._line(steps, logs, True) + "\n")
-        else:
-            elapsed = time.perf_counter() - self._t0
-            self._out.write(
-                f"{self._header(epoch)} - {_format_time(elapsed)} - "
-                f"{_format_logs(logs)}\n"
-            )
+    def _write(self, text: str) -> None:
+        self._out.write(text)
         self._out.flush()
 
+    def _redraw(self, text: str, end: str) -> None:
+        """Overwrite the bar's line with `text` (blanking what it leaves)."""
+        pad = " " * max(self._drawn - len(text), 0)
+        self._write("\r" + text + pad + end)
+        self._drawn = 0 if end else len(text)
+
+    def on_epoch_begin(self, epoch: int, logs: Logs = None) -> None:
+        self._epoch = epoch
+        self._done = 0
+        self._t0 = time.perf_counter()
+        self._last_draw = -math.inf
+        if self._live:
+            self._write(self._header(epoch) + "\n")
+
+    def on_batch_end(self, batch: int, logs: Logs = None) -> None:
+        self._done = batch + 1
+        if not self._live:
+            return
+        now = time.perf_counter()
+        if now - self._last_draw < _REDRAW or self._done >= self._steps():
+            return  # the epoch's end draws the last state
+        self._last_draw = now
+        # keep the last column free: a line that fills it wraps on some
+        # terminals, and "\r" then returns to the wrong line
+        width = _columns(self._out) - 1
+        done = self._done
+        metrics = [f"{k}: {_fmt(v)}" for k, v in (logs or {}).items()]
+        head = [self._count(done), self._timing(done, final=False)]
+        while True:
+            items = self._with_bar(done, head[1:] + metrics, width)
+            if items is None:
+                items = head + metrics
+            text = " - ".join(items)
+            if len(text) <= width or not metrics:
+                break
+            metrics.pop()  # only in-epoch: the epoch's last line shows them all
+        self._redraw(text[:width], "")
+
+    def on_epoch_end(self, epoch: int, logs: Logs = None) -> None:
+        done = self._done
+        timing = self._timing(done, final=True)
+        entries = [f"{k}: {_fmt(v)}" for k, v in (logs or {}).items()]
+        if not self._live:
+            first = [self._header(epoch), self._count(done, False), timing]
+            lines = [" - ".join(first + entries)]
+            if self.verbose == 2 and _is_terminal(self._out):
+                width = _columns(self._out) - 1
+                if len(lines[0]) > width:
+                    lines = _split_lines(first, entries, width)
+            self._write("\n".join(lines) + "\n")
+            return
+        width = _columns(self._out) - 1
+        items = self._with_bar(done, [timing, *entries], width)
+        if items is not None:
+            lines = [" - ".join(items)]
+        else:  # too narrow: the bar only if the training entries leave room
+            train = [e for e in entries if not e.startswith("val_")]
+            with_bar = self._with_bar(done, [timing, *train], width)
+            first = [self._count(done), timing] if with_bar is None else with_bar[:2]
+            lines = _split_lines(first, entries, width)
+        self._redraw(lines[0], "\n")
+        if lines[1:]:
+            self._write("\n".join(lines[1:]) + "\n")
+
     def on_train_end(self, logs: Logs = None) -> None:
-        if self._bar is not None:  # an epoch that did not end
-            self._bar.close()
-            self._bar = None
+        if self._drawn:  # a bar left mid-line by an epoch that did not end
+            self._write("\n")
+            self._drawn = 0

@@ -494,8 +494,9 @@ class Sequential:
         callbacks : list of Callback, optional
             Called in the given order, before the `History` and the progress bar.
         verbose : {0, 1, 2}, default=1
-            0 silent; 1 a progress bar per epoch (tqdm if installed); 2 one line
-            per epoch.
+            0 silent; 1 a progress bar per epoch on a terminal, one line per
+            epoch elsewhere (a file, a pipe); 2 one line per epoch. Every loss
+            and metric is shown at any terminal width (see `ProgressBar`).
         seed : int, optional
             Seeds the initialisation of the weights (if the model is not built
             yet) and the shuffling; the same seed gives bit-identical results.
