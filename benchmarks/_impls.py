@@ -58,7 +58,7 @@ class Shape:
         return self.n * self.c * np.dtype(DTYPE).itemsize
 
 
-# The five shapes, in its order, then the per-call overhead case.
+# The five shapes the targets name, in their order, then the per-call overhead case.
 SHAPES = [
     Shape(65536, 10),
     Shape(8192, 1000),

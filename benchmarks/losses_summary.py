@@ -90,7 +90,7 @@ DEFAULT_TF_PYTHON = os.environ.get(
     os.path.join(os.path.dirname(__file__), "..", "..", "tf-venv", "bin", "python"),
 )
 
-# The targets.
+# The project's targets for the elementwise losses.
 FLOOR_TARGET = 1.5  # elementwise: fastloss <= 1.5x the memory floor
 PEER_TARGET = 2.0  # fastloss >= 2x faster than the fastest peer
 NOISE_FRACTION = 0.02  # other CPU + steal above 2 % of wall time: NOISY

@@ -1,8 +1,8 @@
 """How robust are the fastloss.nn accuracy results on scikit-learn's bundled data?
 
 For each data set, train one fixed recipe over many train/test splits and seeds
-and print the minimum, the median and the fraction of runs that meet the issue's
-threshold. A recipe that meets it only on a hand-picked split is luck, not a
+and print the minimum, the median and the fraction of runs that meet the
+project's threshold. A recipe that meets it only on a hand-picked split is luck, not a
 result; this is how the recipes in tests/test_nn_train.py and the demo's
 per-dataset defaults (fastloss/_demo.py) were chosen and are checked.
 
@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-# The issue's thresholds: test accuracy (classification) or R² (regression).
+# The project's thresholds: test accuracy (classification) or R² (regression).
 THRESHOLDS = {"digits": 0.97, "breast_cancer": 0.95, "diabetes": 0.40, "wine": 0.95}
 
 

@@ -55,7 +55,7 @@ from _machine import describe, other_cpu_seconds, wait_until_idle
 COPY = "copy"  # single-thread np.copyto: defines the floor
 COPY2 = "copy-2t"  # the same bytes copied by 2 threads, for reference
 
-# Targets from the issue.
+# The project's targets for softmax cross-entropy.
 PEER_SPEEDUP_TARGET = 2.0  # fastloss >= 2x faster than the fastest peer
 FLOOR_TARGET = 2.5  # fastloss <= 2.5x the memory floor on FLOOR_SHAPES
 OVERHEAD_TARGET_S = 5e-6  # one fused call on OVERHEAD_SHAPE
