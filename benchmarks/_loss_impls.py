@@ -47,18 +47,21 @@ def _narrow_affinity(n: int) -> None:
 
 _narrow_affinity(N_THREADS)
 
-# Loss options, the same for every implementation (fastloss's defaults, and
-# torchvision's for the sigmoid focal loss).
-HUBER_DELTA = 1.0
-SMOOTH_L1_BETA = 1.0
-FOCAL_ALPHA = 0.25
-FOCAL_GAMMA = 2.0
-BCE_EPSILON = 1e-7  # Keras' clip of probabilities
-SOFTMAX_FOCAL_GAMMA = 2.0
-KL_TEMPERATURE = 1.0
-TRIPLET_MARGIN = 1.0
-TRIPLET_P = 2  # the NumPy entry is written for this (Euclidean) norm only
-TRIPLET_EPS = 1e-6  # added to u - v before the norm, as torch's pairwise_distance
+from fastloss import _table  # noqa: E402  (after the mask, like every framework)
+
+# Loss options, the same for every implementation: the benchmark cases' options in
+# the loss table (fastloss/_table.py), named for the implementations below.
+_OPTIONS = {row.bench.id: row.bench.options for row in _table.LOSSES if row.bench}
+HUBER_DELTA = _OPTIONS["huber"]["delta"]
+SMOOTH_L1_BETA = _OPTIONS["smooth_l1"]["beta"]
+FOCAL_ALPHA = _OPTIONS["sigmoid_focal"]["alpha"]
+FOCAL_GAMMA = _OPTIONS["sigmoid_focal"]["gamma"]
+BCE_EPSILON = _OPTIONS["bce"]["epsilon"]  # Keras' clip of probabilities
+SOFTMAX_FOCAL_GAMMA = _OPTIONS["softmax_focal"]["gamma"]
+KL_TEMPERATURE = _OPTIONS["kl_div"]["temperature"]
+TRIPLET_MARGIN = _OPTIONS["triplet"]["margin"]
+TRIPLET_P = _OPTIONS["triplet"]["p"]  # the NumPy entry is written for p=2 only
+TRIPLET_EPS = _OPTIONS["triplet"]["eps"]  # added to u - v before the norm, as torch
 TRIPLET_NOISE = 0.1  # positives and hard negatives: anchor + this x N(0, 1)
 TRIPLET_HARD = 0.5  # fraction of rows with a hard negative (active hinge)
 LOG2 = math.log(2.0)
@@ -81,52 +84,21 @@ class Loss:
     shapes: tuple = ()  # its own shapes; () means the elementwise or row-wise ones
 
 
+# One case per loss of the loss table that has a benchmark case: the elementwise
+# losses first, then the row-wise ones, each in the table's order.
 LOSSES = [
-    Loss("bce_logits", "binary_cross_entropy_with_logits_and_grad", False, "logits"),
-    Loss("mse", "mse_loss_and_grad", False, "regression"),
-    Loss("huber", "huber_loss_and_grad", False, "regression", {"delta": HUBER_DELTA}),
-    Loss("l1", "l1_loss_and_grad", False, "regression"),
     Loss(
-        "smooth_l1",
-        "smooth_l1_loss_and_grad",
-        False,
-        "regression",
-        {"beta": SMOOTH_L1_BETA},
-    ),
-    Loss("log_cosh", "log_cosh_loss_and_grad", False, "regression"),
-    Loss(
-        "sigmoid_focal",
-        "sigmoid_focal_loss_and_grad",
-        False,
-        "logits",
-        {"alpha": FOCAL_ALPHA, "gamma": FOCAL_GAMMA},
-    ),
-    Loss(
-        "bce", "binary_cross_entropy_and_grad", False, "probs", {"epsilon": BCE_EPSILON}
-    ),
-    Loss(
-        "softmax_focal",
-        "softmax_focal_loss_and_grad",
-        True,
-        "classes",
-        {"gamma": SOFTMAX_FOCAL_GAMMA},
-    ),
-    Loss(
-        "kl_div",
-        "kl_div_with_logits_and_grad",
-        True,
-        "two_logits",
-        {"temperature": KL_TEMPERATURE},
-    ),
-    Loss(
-        "triplet",
-        "triplet_margin_loss_and_grad",
-        True,
-        "triplet",
-        {"margin": TRIPLET_MARGIN, "p": TRIPLET_P, "eps": TRIPLET_EPS},
-        n_grads=3,
-        shapes=((8192, 1000), (65536, 128)),  # embedding batches: rows x features
-    ),
+        row.bench.id,
+        row.name + "_and_grad",
+        row.family != "elementwise",
+        row.bench.inputs,
+        dict(row.bench.options),
+        n_grads=row.bench.n_grads,
+        shapes=row.bench.shapes,
+    )
+    for row in sorted(
+        (r for r in _table.LOSSES if r.bench), key=lambda r: r.family != "elementwise"
+    )
 ]
 LOSS_BY_NAME = {loss.name: loss for loss in LOSSES}
 

@@ -24,9 +24,8 @@ except ImportError as exc:  # not built: a source checkout, or a broken install
     # built but not loadable: a missing OpenMP runtime, another ABI, ...
     raise ImportError(f"{_msg} ({exc}) Rebuild or reinstall fastloss.") from exc
 
-from . import losses
+from . import _table, losses
 from ._binary import *  # noqa: F403
-from ._binary import __all__ as _binary_all
 from ._config import (
     config,
     get_num_threads,
@@ -35,16 +34,21 @@ from ._config import (
     set_simd,
     show_config,
 )
-from ._linear_ce import linear_cross_entropy, linear_cross_entropy_and_grad
+from ._linear_ce import linear_cross_entropy as linear_cross_entropy
+from ._linear_ce import (
+    linear_cross_entropy_and_grad as linear_cross_entropy_and_grad,
+)
 from ._normalizer import cross_entropy_normalizer
 from ._regression import *  # noqa: F403
-from ._regression import __all__ as _regression_all
 from ._rowwise import *  # noqa: F403
-from ._rowwise import __all__ as _rowwise_all
-from ._softmax_ce import softmax_cross_entropy, softmax_cross_entropy_and_grad
+from ._softmax_ce import softmax_cross_entropy as softmax_cross_entropy
+from ._softmax_ce import (
+    softmax_cross_entropy_and_grad as softmax_cross_entropy_and_grad,
+)
 from ._version import __version__
 from .losses import get_loss
 
+# The losses (and their _and_grad twins) in the loss table's order: fastloss/_table.py.
 __all__ = [
     "__version__",
     "config",
@@ -52,15 +56,9 @@ __all__ = [
     "get_loss",
     "get_num_threads",
     "get_simd",
-    "linear_cross_entropy",
-    "linear_cross_entropy_and_grad",
     "losses",
     "set_num_threads",
     "set_simd",
     "show_config",
-    "softmax_cross_entropy",
-    "softmax_cross_entropy_and_grad",
-    *_binary_all,
-    *_regression_all,
-    *_rowwise_all,
+    *(name for row in _table.LOSSES for name in row.names),
 ]

@@ -42,6 +42,7 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from . import _table
 from ._typing import LossAndGrad, LossValue
 from ._validation import (
     check_weight_range,
@@ -1357,47 +1358,18 @@ class KLDivergence(Loss):
 
 # ---- get_loss ----------------------------------------------------------------------
 
-_CLASSES = (
-    BinaryCrossentropy,
-    BinaryFocalCrossentropy,
-    CategoricalCrossentropy,
-    CategoricalFocalCrossentropy,
-    Huber,
-    KLDivergence,
-    LogCosh,
-    MeanAbsoluteError,
-    MeanSquaredError,
-    SparseCategoricalCrossentropy,
-)
-
-# Keras 3's string names (keras.losses.get), each to its class, with defaults.
+# The classes and Keras 3's string names (keras.losses.get) for each, from the loss
+# table (fastloss/_table.py); a name makes an instance with the defaults.
+_CLASSES = tuple(globals()[row.cls] for row in _table.KERAS)
 _KERAS_NAMES = {
-    "binary_crossentropy": BinaryCrossentropy,
-    "bce": BinaryCrossentropy,
-    "BCE": BinaryCrossentropy,
-    "binary_focal_crossentropy": BinaryFocalCrossentropy,
-    "categorical_crossentropy": CategoricalCrossentropy,
-    "categorical_focal_crossentropy": CategoricalFocalCrossentropy,
-    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
-    "mean_squared_error": MeanSquaredError,
-    "mse": MeanSquaredError,
-    "MSE": MeanSquaredError,
-    "mean_absolute_error": MeanAbsoluteError,
-    "mae": MeanAbsoluteError,
-    "MAE": MeanAbsoluteError,
-    "huber": Huber,
-    "log_cosh": LogCosh,
-    "kl_divergence": KLDivergence,
-    "kld": KLDivergence,
-    "KLD": KLDivergence,
+    **{name: globals()[row.cls] for row in _table.KERAS for name in row.names},
     **{cls.__name__: cls for cls in _CLASSES},
 }
 
 
 def _functional_names():
-    """Every public fastloss ``name`` that has a ``name_and_grad`` twin."""
-    names = set(getattr(_pkg(), "__all__", ()))
-    return sorted(n for n in names if n + "_and_grad" in names)
+    """Every fastloss loss ``name`` that has a ``name_and_grad`` twin."""
+    return sorted(row.name for row in _table.LOSSES if row.grad)
 
 
 def _functional_pair(name):

@@ -58,29 +58,10 @@ from torch.autograd.function import FunctionCtx
 
 import fastloss as _fl
 
-from . import _validation
+from . import _table, _validation
 
-__all__ = [
-    "BCEWithLogitsLoss",
-    "CrossEntropyLoss",
-    "HuberLoss",
-    "L1Loss",
-    "MSELoss",
-    "SmoothL1Loss",
-    "TripletMarginLoss",
-    "binary_cross_entropy_with_logits",
-    "cross_entropy",
-    "huber_loss",
-    "kl_div_with_logits",
-    "l1_loss",
-    "linear_cross_entropy",
-    "log_cosh_loss",
-    "mse_loss",
-    "sigmoid_focal_loss",
-    "smooth_l1_loss",
-    "softmax_focal_loss",
-    "triplet_margin_loss",
-]
+# Every loss's torch form, from the loss table (fastloss/_table.py).
+__all__ = sorted(name for row in _table.LOSSES for name in row.torch)
 
 # fastloss's own check (and message); typed here for mypy --strict.
 _check_reduction: Callable[[object], None] = _validation.check_reduction

@@ -40,6 +40,7 @@ import _reference_regression as ref_reg  # noqa: E402
 import _reference_rowwise as ref_row  # noqa: E402
 
 import fastloss  # noqa: E402
+from fastloss import _table  # noqa: E402
 
 F16, F32, F64 = np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)
 REDUCTIONS = ("none", "mean", "sum")
@@ -276,36 +277,17 @@ def labels(d, lead, c, ignore):
 # the cases
 # ---------------------------------------------------------------------------------
 
-# public name -> (family, returns a gradient)
+# public name -> (family, returns a gradient), from the loss table
+# (fastloss/_table.py), in its order (a case picks its function by position).
 FUNCTIONS = {
-    "softmax_cross_entropy": ("sce", False),
-    "softmax_cross_entropy_and_grad": ("sce", True),
-    "perplexity": ("ppl", False),
-    "softmax_focal_loss": ("focal", False),
-    "softmax_focal_loss_and_grad": ("focal", True),
-    "kl_div_with_logits": ("kl", False),
-    "kl_div_with_logits_and_grad": ("kl", True),
-    "triplet_margin_loss": ("triplet", False),
-    "triplet_margin_loss_and_grad": ("triplet", True),
-    "mse_loss": ("mse", False),
-    "mse_loss_and_grad": ("mse", True),
-    "l1_loss": ("l1", False),
-    "l1_loss_and_grad": ("l1", True),
-    "huber_loss": ("huber", False),
-    "huber_loss_and_grad": ("huber", True),
-    "smooth_l1_loss": ("smooth_l1", False),
-    "smooth_l1_loss_and_grad": ("smooth_l1", True),
-    "log_cosh_loss": ("log_cosh", False),
-    "log_cosh_loss_and_grad": ("log_cosh", True),
-    "binary_cross_entropy_with_logits": ("bce_logits", False),
-    "binary_cross_entropy_with_logits_and_grad": ("bce_logits", True),
-    "binary_cross_entropy": ("bce", False),
-    "binary_cross_entropy_and_grad": ("bce", True),
-    "sigmoid_focal_loss": ("sfocal", False),
-    "sigmoid_focal_loss_and_grad": ("sfocal", True),
+    name: (row.fuzz, name.endswith("_and_grad"))
+    for row in _table.LOSSES
+    if row.fuzz
+    for name in row.names
 }
-ELEMENTWISE = ("mse", "l1", "huber", "smooth_l1", "log_cosh", "bce_logits", "bce")
-ELEMENTWISE += ("sfocal",)
+ELEMENTWISE = tuple(
+    r.fuzz for r in _table.LOSSES if r.fuzz and r.family == "elementwise"
+)
 
 REDUCTION_OPTS = (OMIT, "sum", "none", "mean", "MEAN", "avg", None, 1, b"sum")
 THREAD_OPTS = (OMIT, 1, 2, None, 3, 0, -1, True, 1.5, "2", np.int64(2), 2**31, 64)

@@ -30,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 import fastloss
+from fastloss import _table
 from fastloss import losses as _fl_losses
 
 from ._common import FloatArray
@@ -38,72 +39,32 @@ __all__ = ["TrainingLoss", "resolve_loss"]
 
 Option = Union[float, int, None]
 
-# name -> (fastloss function, target kind, options). Target kinds: "index" (class
-# indices, shape (n,)), "prob" (rows of the output's width), "auto" (either, told
-# apart by shape), "binary" (labels in [0, 1]), "real" (regression).
+# name -> (fastloss function, target kind, options), from the loss table
+# (fastloss/_table.py): Keras's names with Keras's defaults, then the fastloss
+# functional names with their own. Target kinds: "index" (class indices, shape
+# (n,)), "prob" (rows of the output's width), "auto" (either, told apart by shape),
+# "binary" (labels in [0, 1]), "real" (regression).
 _TABLE: dict[str, tuple[str, str, dict[str, Option]]] = {
-    # Keras names
-    "sparse_categorical_crossentropy": ("softmax_cross_entropy", "index", {}),
-    "categorical_crossentropy": ("softmax_cross_entropy", "prob", {}),
-    "binary_crossentropy": ("binary_cross_entropy_with_logits", "binary", {}),
-    "bce": ("binary_cross_entropy_with_logits", "binary", {}),
-    "binary_focal_crossentropy": (
-        "sigmoid_focal_loss",
-        "binary",
-        {"alpha": None, "gamma": 2.0},  # Keras's defaults: no class balancing
-    ),
-    "mean_squared_error": ("mse_loss", "real", {}),
-    "mse": ("mse_loss", "real", {}),
-    "mean_absolute_error": ("l1_loss", "real", {}),
-    "mae": ("l1_loss", "real", {}),
-    "huber": ("huber_loss", "real", {"delta": 1.0}),
-    "log_cosh": ("log_cosh_loss", "real", {}),
-    # fastloss functional names (their own defaults)
-    "softmax_cross_entropy": ("softmax_cross_entropy", "auto", {}),
-    "softmax_focal_loss": ("softmax_focal_loss", "index", {}),
-    "binary_cross_entropy_with_logits": (
-        "binary_cross_entropy_with_logits",
-        "binary",
-        {},
-    ),
-    "sigmoid_focal_loss": ("sigmoid_focal_loss", "binary", {}),
-    "mse_loss": ("mse_loss", "real", {}),
-    "l1_loss": ("l1_loss", "real", {}),
-    "huber_loss": ("huber_loss", "real", {}),
-    "smooth_l1_loss": ("smooth_l1_loss", "real", {}),
-    "log_cosh_loss": ("log_cosh_loss", "real", {}),
+    **{
+        name: (row.function, row.target, dict(row.options))
+        for row in _table.KERAS
+        if row.function is not None and row.target is not None
+        for name in row.names
+    },
+    **{row.name: (row.name, row.target, {}) for row in _table.LOSSES if row.target},
 }
-_TABLE.update({k.upper(): _TABLE[k] for k in ("bce", "mse", "mae")})
-_CLASS_NAMES = {
-    "SparseCategoricalCrossentropy": "sparse_categorical_crossentropy",
-    "CategoricalCrossentropy": "categorical_crossentropy",
-    "BinaryCrossentropy": "binary_crossentropy",
-    "BinaryFocalCrossentropy": "binary_focal_crossentropy",
-    "MeanSquaredError": "mse",
-    "MeanAbsoluteError": "mae",
-    "Huber": "huber",
-    "LogCosh": "log_cosh",
-}
+_CLASS_NAMES = {row.cls: row.names[0] for row in _table.KERAS if row.function}
+# names that cannot train a logits model, and why
 _UNSUPPORTED = {
-    "binary_cross_entropy": "it takes probabilities; this model emits logits: use "
-    "'binary_crossentropy' (binary_cross_entropy_with_logits)",
-    "categorical_focal_crossentropy": "use 'softmax_focal_loss' with class indices",
-    "CategoricalFocalCrossentropy": "use 'softmax_focal_loss' with class indices",
-    "kl_divergence": "it compares probabilities, not logits with targets",
-    "kld": "it compares probabilities, not logits with targets",
-    "KLD": "it compares probabilities, not logits with targets",
-    "KLDivergence": "it compares probabilities, not logits with targets",
-    "kl_div_with_logits": "its targets are a teacher's logits, not labels",
-    "perplexity": "it is a metric with no gradient function",
-    "triplet_margin_loss": "it takes three embeddings, not outputs and targets",
+    **{
+        name: row.why_not
+        for row in _table.KERAS
+        if not row.function
+        for name in (*row.names, row.cls)
+    },
+    **{row.name: row.why_not for row in _table.LOSSES if not row.target},
 }
-
-_OUTPUTS = {
-    "softmax_cross_entropy": "softmax",
-    "softmax_focal_loss": "softmax",
-    "binary_cross_entropy_with_logits": "sigmoid",
-    "sigmoid_focal_loss": "sigmoid",
-}
+_OUTPUTS = {row.name: row.output for row in _table.LOSSES if row.target}
 
 
 def _kernel(name: str) -> Callable[..., Any]:
