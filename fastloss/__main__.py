@@ -46,14 +46,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     exit code. Bad options exit with status 2 (argparse's ``SystemExit``)."""
     parser, demo = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "config":
-        from ._config import show_config
+    try:
+        if args.command == "config":
+            from ._config import show_config
 
-        show_config()
-        return 0
-    from ._demo import run
+            show_config()
+            return 0
+        from ._demo import run
 
-    return run(args, demo)
+        return run(args, demo)
+    except BrokenPipeError:
+        # The reader went away (``fastloss demo | head``): stop quietly, as
+        # cat does; point stdout at devnull so the flush at exit cannot fail.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":
