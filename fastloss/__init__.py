@@ -2,6 +2,11 @@
 
 Every loss ``name(...)`` has a twin ``name_and_grad(...)`` returning ``(loss, grad)``
 from one fused kernel call. The Keras-named classes are in `fastloss.losses`.
+
+Layers (docs/DESIGN.md): C kernels (src_c/) under Cython bindings (`_kernels`),
+under the validated functional API (`_softmax_ce`, `_rowwise`, `_elementwise`,
+`_linear_ce`; rules in `_validation`), under the adapters (`losses`, `nn`,
+`torch`). Every loss is described once, in the loss table (`_table`).
 """
 
 try:
