@@ -16,6 +16,7 @@ from typing import NamedTuple
 import _reference_binary as twin
 import numpy as np
 import pytest
+from _matrix import DTYPES, LAYOUTS, N_THREADS, REDUCTIONS
 from _reference import (
     assert_same_bits,
     assert_unchanged,
@@ -31,8 +32,6 @@ from hypothesis.extra import numpy as hnp
 import fastloss
 import fastloss._binary
 
-DTYPES = [np.float32, np.float64]
-REDUCTIONS = ["none", "mean", "sum"]
 # unit-roundoff multiples of the twin's scale, and floors for flushed underflow
 RTOL = {np.dtype(np.float64): 4e-15, np.dtype(np.float32): 2e-6}
 RTOL[np.dtype(np.float16)] = 1e-3
@@ -219,16 +218,6 @@ def test_options_match_twin(
         assert np.any(ref.grad != 0) and np.any(np.asarray(ref.loss) != 0)
 
 
-# (input layout, out= mode); in place needs a writeable C-contiguous input
-LAYOUTS = [
-    ("contiguous", None),
-    ("contiguous", "out"),
-    ("contiguous", "inplace"),
-    ("strided", None),
-    ("strided", "out"),
-    ("readonly", None),
-    ("readonly", "out"),
-]
 ALL = {"bce_logits": "all", "bce": "all", "focal": "gamma_5"}
 
 
@@ -238,7 +227,7 @@ ALL = {"bce_logits": "all", "bce": "all", "focal": "gamma_5"}
 @pytest.mark.parametrize("name", list(LOSSES))
 def test_layouts_out_threads(simd_path, rng, name, dtype, shape, layout, out_mode):
     """(4000, 9) is above the size where the kernel starts a second thread."""
-    for n_threads in (1, 2):
+    for n_threads in N_THREADS:
         _layout_case(rng, name, dtype, shape, layout, out_mode, n_threads)
 
 

@@ -6,6 +6,7 @@ import re
 
 import numpy as np
 import pytest
+from _matrix import DTYPES
 
 import fastloss  # noqa: F401  (sets up the package before its extension)
 from fastloss import _kernels
@@ -158,7 +159,6 @@ BINDINGS = {
 }
 
 CASES = [(b, arg) for b, spec in BINDINGS.items() for arg in spec[2]]
-DTYPES = [np.float32, np.float64]
 
 
 def _snapshot(args, outs):

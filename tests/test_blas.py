@@ -11,10 +11,9 @@ import sys
 
 import numpy as np
 import pytest
+from _matrix import DTYPES
 
 from fastloss import _blas
-
-DTYPES = [np.float32, np.float64]
 
 
 def _numpy_bundles_openblas() -> bool:

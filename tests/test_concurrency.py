@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
+from _matrix import N_THREADS
 from _reference import assert_same_bits
 
 import fastloss
@@ -108,7 +109,7 @@ def _same(got, want):
         assert_same_bits(g, w)
 
 
-@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("n_threads", N_THREADS)
 def test_eight_threads_at_once_equal_serial_results(rng, n_threads, restore_threads):
     # every thread its own data and out= buffers
     jobs = [_jobs(rng) for _ in range(N_WORKERS)]

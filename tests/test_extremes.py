@@ -4,11 +4,10 @@ import math
 
 import numpy as np
 import pytest
-from _reference import REDUCTIONS, assert_close, check_against_reference, reference
+from _matrix import DTYPES, REDUCTIONS
+from _reference import assert_close, check_against_reference, reference
 
 import fastloss
-
-DTYPES = [np.float32, np.float64]
 
 
 def _big_rows(m, dtype):

@@ -2,7 +2,8 @@
 
 import numpy as np
 import pytest
-from _reference import OPTIONS, REDUCTIONS, make_case, numerical_gradient
+from _matrix import REDUCTIONS
+from _reference import OPTIONS, make_case, numerical_gradient
 
 import fastloss
 

@@ -18,6 +18,7 @@ import tracemalloc
 
 import numpy as np
 import pytest
+from _matrix import DTYPES, REDUCTIONS
 from _reference import (
     assert_same_bits,
     assert_unchanged,
@@ -47,8 +48,6 @@ def accumulation(request, monkeypatch):
     return request.param
 
 
-REDUCTIONS = ["none", "mean", "sum"]
-DTYPES = [np.float32, np.float64]
 N, D, V = 13, 6, 9  # rows, input features, classes
 
 # option name -> what make_linear_case sets

@@ -12,12 +12,12 @@ import sys
 
 import numpy as np
 import pytest
+from _matrix import DTYPES
 
 from fastloss import _kernels
 from fastloss.nn import SGD, Adam, AdamW
 
 SIZES = [0, 1, 7, 33, 100003]  # 100003 crosses the parallel threshold (32768)
-DTYPES = [np.float32, np.float64]
 # Bit-for-bit with the NumPy reference except where a clang build on FMA hardware
 # may fuse multiply-adds (src_c/fl_optim.c): macOS arm64.
 EXACT = not (sys.platform == "darwin" and platform.machine() == "arm64")

@@ -7,6 +7,7 @@ import os
 
 import numpy as np
 import pytest
+from _matrix import DTYPES, LAYOUTS, N_THREADS, REDUCTIONS
 from _reference import (
     assert_same_bits,
     assert_unchanged,
@@ -15,7 +16,7 @@ from _reference import (
     read_only,
     snapshot,
 )
-from _reference_regression import REDUCTIONS, assert_close, reference
+from _reference_regression import assert_close, reference
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -47,7 +48,6 @@ VARIANTS = [
 ]
 ALL_CASES = [(name, LOSSES[name][2]) for name in NAMES] + VARIANTS
 CASE_IDS = [f"{n}-{'-'.join(f'{k}={v}' for k, v in p.items())}" for n, p in ALL_CASES]
-DTYPES = [np.float32, np.float64]
 WEIGHTINGS = ["plain", "weight", "weight_row", "sample_weight", "both"]
 
 
@@ -149,19 +149,7 @@ def test_weighted_mean_is_the_sample_weighted_mean(rng):
     assert got == pytest.approx(expect, rel=1e-13)
 
 
-# (input layout, out= mode); in place needs a writeable C-contiguous pred
-LAYOUTS = [
-    ("contiguous", None),
-    ("contiguous", "out"),
-    ("contiguous", "inplace"),
-    ("strided", None),
-    ("strided", "out"),
-    ("readonly", None),
-    ("readonly", "out"),
-]
-
-
-@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("n_threads", N_THREADS)
 @pytest.mark.parametrize("layout,out_mode", LAYOUTS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", NAMES)

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
+from _matrix import DTYPES, N_THREADS, REDUCTIONS
 from _reference import (
     assert_close,
     assert_same_bits,
@@ -20,7 +21,6 @@ from _reference import (
 )
 from _reference import softmax_cross_entropy as sce_ref
 from _reference_rowwise import (
-    REDUCTIONS,
     kl_div_with_logits_ref,
     perplexity_ref,
     softmax_focal_loss_ref,
@@ -32,9 +32,6 @@ from hypothesis import strategies as st
 
 import fastloss
 import fastloss._rowwise
-
-DTYPES = [np.float32, np.float64]
-
 
 # --------------------------------------------------------------------------------
 # case builders and the comparison against the twins
@@ -247,7 +244,7 @@ def test_focal_gamma0_equals_cross_entropy_exactly(
     (logits, target), kw = focal_case(rng, shape, dtype, gamma=0.0, **opts)
     kw["reduction"] = reduction
     ce_kw = {k: v for k, v in kw.items() if k != "gamma"}
-    for n_threads in (1, 2):
+    for n_threads in N_THREADS:
         loss = fastloss.softmax_focal_loss(logits, target, n_threads=n_threads, **kw)
         ce = fastloss.softmax_cross_entropy(logits, target, **ce_kw)
         assert_same_bits(loss, ce)

@@ -14,8 +14,8 @@ import sys
 
 import numpy as np
 import pytest
+from _matrix import DTYPES, REDUCTIONS
 from _reference import (
-    REDUCTIONS,
     assert_same_bits,
     check_against_reference,
     make_case,
@@ -37,7 +37,6 @@ TINY_OPTIONS = {
     "sample_weight": {"sample_weight": True},
     "all": {"weight": True, "ignore": -100, "z_loss": 1e-3, "sample_weight": True},
 }
-DTYPES = [np.float32, np.float64]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -2,7 +2,8 @@
 
 import numpy as np
 import pytest
-from _reference import OPTIONS, REDUCTIONS, assert_close, make_case, reference
+from _matrix import REDUCTIONS
+from _reference import OPTIONS, assert_close, make_case, reference
 
 import fastloss
 

@@ -12,6 +12,7 @@ import sys
 
 import numpy as np
 import pytest
+from _matrix import REDUCTIONS
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
@@ -19,7 +20,6 @@ F = torch.nn.functional
 import fastloss  # noqa: E402
 import fastloss.torch as flt  # noqa: E402
 
-REDUCTIONS = ("none", "mean", "sum")
 DTYPES = (torch.float32, torch.float64)
 
 

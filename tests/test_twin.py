@@ -8,9 +8,9 @@ import math
 
 import numpy as np
 import pytest
+from _matrix import REDUCTIONS
 from _reference import (
     OPTIONS,
-    REDUCTIONS,
     make_case,
     numerical_gradient,
     reference,

@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
+from _matrix import DTYPES, LAYOUTS, N_THREADS, REDUCTIONS
 from _reference import (
     OPTIONS,
-    REDUCTIONS,
     assert_same_bits,
     assert_unchanged,
     check_against_reference,
@@ -17,7 +17,6 @@ from _reference import (
 
 import fastloss
 
-DTYPES = [np.float32, np.float64]
 KINDS = ["hard", "soft"]
 SHAPES = [(6, 5), (2, 3, 6), (7,)]
 
@@ -54,19 +53,7 @@ def test_options_match_reference(simd_path, rng, dtype, reduction, kind, option)
     _assert_not_trivial(ref)
 
 
-# (input layout, out= mode); in place needs writeable C-contiguous logits
-LAYOUTS = [
-    ("contiguous", None),
-    ("contiguous", "out"),
-    ("contiguous", "inplace"),
-    ("strided", None),
-    ("strided", "out"),
-    ("readonly", None),
-    ("readonly", "out"),
-]
-
-
-@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("n_threads", N_THREADS)
 @pytest.mark.parametrize("layout,out_mode", LAYOUTS)
 @pytest.mark.parametrize("shape", SHAPES, ids=str)
 @pytest.mark.parametrize("kind", KINDS)
