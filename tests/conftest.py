@@ -4,6 +4,12 @@ SIMD paths this CPU lacks are not collected (rather than collected and skipped):
 test that takes the ``simd_path`` fixture runs once per path in
 ``fastloss.config()["simd_available"]``, and pytest's header names the paths left
 out. On an AVX-512 machine every path runs.
+
+The comparisons against Keras on TensorFlow (``@pytest.mark.tensorflow``) are opt-in:
+without TensorFlow installed they could only skip, so they are deselected unless
+asked for with ``--run-tensorflow`` or ``-m tensorflow`` (then they run where
+TensorFlow and Keras import, and skip elsewhere). The Keras formulas' float64 twins
+in test_keras.py need neither and always run.
 """
 
 import os
@@ -33,11 +39,39 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _matrix import SIMD_ABSENT, SIMD_AVAILABLE  # noqa: E402
 
+_TF_DESELECTED = pytest.StashKey[int]()
+
 
 @pytest.fixture
 def rng(request):
     """A generator seeded from the test id: reproducible, different per test."""
     return np.random.default_rng(zlib.crc32(request.node.nodeid.encode()))
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--run-tensorflow",
+        action="store_true",
+        help="also run the tests marked 'tensorflow' (against Keras on TensorFlow)",
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    """Deselect the TensorFlow comparisons unless opted in (module docstring)."""
+    if config.getoption("--run-tensorflow") or "tensorflow" in config.option.markexpr:
+        return
+    dropped = [item for item in items if item.get_closest_marker("tensorflow")]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item in items if not item.get_closest_marker("tensorflow")]
+        config.stash[_TF_DESELECTED] = len(dropped)
+
+
+def pytest_report_collectionfinish(config):
+    n = config.stash.get(_TF_DESELECTED, 0)
+    if n:
+        return f"TensorFlow comparisons: {n} deselected (opt in: --run-tensorflow)"
+    return []
 
 
 def pytest_report_header(config):

@@ -3,7 +3,8 @@
 Values and gradients are checked against plain float64 NumPy twins of Keras 3's
 formulas and reductions (gradients by finite differences), and, where TensorFlow and
 Keras are importable (never in CI: ``pytest.importorskip``), against Keras itself with
-``tf.GradientTape``.
+``tf.GradientTape``: those are marked ``tensorflow`` and run only when asked for
+(``--run-tensorflow`` or ``-m tensorflow``, see conftest.py).
 """
 
 import doctest
@@ -720,6 +721,7 @@ def _tolerance(cid):
     return {"rtol": 1e-9, "atol": 3e-8 if cid == "log_cosh" else 1e-12}
 
 
+@pytest.mark.tensorflow
 @pytest.mark.parametrize(("cid", "shape", "sw_name", "red"), list(_matrix(True)))
 def test_matches_keras(keras, cid, shape, sw_name, red):
     cls, params, y_true, y_pred, sw = _inputs(cid, shape, sw_name, edges=True)
@@ -733,6 +735,7 @@ def test_matches_keras(keras, cid, shape, sw_name, red):
     np.testing.assert_allclose(grad, want_grad, **_tolerance(cid))
 
 
+@pytest.mark.tensorflow
 @pytest.mark.parametrize("cid", CASE_IDS)
 def test_matches_keras_float32(keras, cid):
     shape = shapes_of(_case(cid)[3])[0]
@@ -749,6 +752,7 @@ def test_matches_keras_float32(keras, cid):
     )
 
 
+@pytest.mark.tensorflow
 @pytest.mark.parametrize("name", sorted(KERAS_NAMES))
 def test_get_loss_names_are_keras_names(keras, name):
     cls = KERAS_NAMES[name]
@@ -763,6 +767,7 @@ def test_get_loss_names_are_keras_names(keras, name):
     np.testing.assert_allclose(fastloss.get_loss(name)(y_true, y_pred), want, rtol=1e-5)
 
 
+@pytest.mark.tensorflow
 def test_focal_losses_at_large_logits(keras):
     """The documented behaviour beyond Keras's probability clip (1e-7): Keras's
     BinaryFocalCrossentropy on TensorFlow takes the logits back from its sigmoid and
