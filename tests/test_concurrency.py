@@ -1,10 +1,10 @@
 """Concurrent callers: 8 Python threads at once give the serial results bit for bit,
 and ``n_threads=1`` calls start no OpenMP threads.
 
-tests/test_threads.py already checks bit-identity across thread counts and a few
-concurrent softmax cross-entropy callers; here every loss family runs at once, from
-8 threads released together by a barrier, writing into out= buffers, and the
-process's OS thread count is watched while they run.
+tests/test_softmax_ce_threads.py already checks bit-identity across thread counts
+and a few concurrent softmax cross-entropy callers; here every loss family runs at
+once, from 8 threads released together by a barrier, writing into out= buffers, and
+the process's OS thread count is watched while they run.
 """
 
 import json
