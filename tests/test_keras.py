@@ -646,7 +646,9 @@ def test_get_loss_passes_instances_through():
 
 
 @pytest.mark.parametrize(
-    "cls", list(set(KERAS_NAMES.values())), ids=lambda c: c.__name__
+    "cls",
+    sorted(set(KERAS_NAMES.values()), key=lambda c: c.__name__),
+    ids=lambda c: c.__name__,
 )
 def test_get_loss_class_instead_of_instance(cls):
     name = cls.__name__
