@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite against an AddressSanitizer + UndefinedBehaviorSanitizer build.
 #
-#   tools/sanitize.sh [pytest args...]   e.g. tools/sanitize.sh -x tests/test_values.py
+#   tools/sanitize.sh [pytest args...]   e.g. tools/sanitize.sh -x tests/test_softmax_ce_values.py
 #                                        (paths relative to the copy; default: tests)
 #
 # The tree is copied to a scratch directory ($FASTLOSS_SAN_DIR, /tmp/fastloss-san) and

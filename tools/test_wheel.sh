@@ -11,7 +11,7 @@
 # OpenMP build, that the libgomp in use is the wheel's own copy (fastloss.libs/),
 # then runs a copy of tests/ from a temporary directory. --torch also installs
 # torch==2.13.0 for the PyTorch comparison tests. PYTEST_ARGS replace the default
-# `tests` (paths relative to the copy, e.g. `-- tests/test_values.py -x`). Exits
+# `tests` (paths relative to the copy, e.g. `-- tests/test_softmax_ce_values.py -x`). Exits
 # non-zero on any failure, pytest's exit 5 (no tests collected) included.
 #   PYTHON  the interpreter that creates the venv (default: python3)
 set -euo pipefail
