@@ -8,6 +8,7 @@ something else (Keras's reductions, torch dtypes, float16) keeps its own list.
 import numpy as np
 
 import fastloss
+from fastloss import _table
 
 DTYPES = [np.float32, np.float64]
 REDUCTIONS = ("none", "mean", "sum")
@@ -30,3 +31,22 @@ LAYOUTS = [
 SIMD_PATHS = ("baseline", "avx2", "avx512")
 SIMD_AVAILABLE = tuple(fastloss.config()["simd_available"])
 SIMD_ABSENT = tuple(p for p in SIMD_PATHS if p not in SIMD_AVAILABLE)
+
+
+def table_losses(module, data):
+    """``{test id: (loss, loss_and_grad, *data)}`` for every loss of the loss table
+    defined in `module` that has a gradient, in the table's order. `data` maps each
+    such loss's name to ``(test id, *its test data)``: a loss added to the table
+    without test data fails here, at collection."""
+    rows = [row for row in _table.LOSSES if row.module == module and row.grad]
+    missing = [row.name for row in rows if row.name not in data]
+    assert not missing, f"losses of {module} with no test data: {missing}"
+    assert set(data) == {row.name for row in rows}, "test data for unknown losses"
+    return {
+        data[row.name][0]: (
+            getattr(fastloss, row.name),
+            getattr(fastloss, row.name + "_and_grad"),
+            *data[row.name][1:],
+        )
+        for row in rows
+    }

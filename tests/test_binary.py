@@ -16,7 +16,14 @@ from typing import NamedTuple
 import _reference_binary as twin
 import numpy as np
 import pytest
-from _matrix import DTYPES, LAYOUTS, N_THREADS, REDUCTIONS, SIMD_AVAILABLE
+from _matrix import (
+    DTYPES,
+    LAYOUTS,
+    N_THREADS,
+    REDUCTIONS,
+    SIMD_AVAILABLE,
+    table_losses,
+)
 from _reference import (
     assert_same_bits,
     assert_unchanged,
@@ -47,46 +54,50 @@ class Loss(NamedTuple):
     variants: dict  # id -> keyword options ("vector" etc. for pos_weight)
 
 
+# id -> Loss, for every binary loss of the loss table (fastloss/_table.py)
 LOSSES = {
-    "bce_logits": Loss(
-        fastloss.binary_cross_entropy_with_logits,
-        fastloss.binary_cross_entropy_with_logits_and_grad,
-        twin.binary_cross_entropy_with_logits,
-        False,
+    name: Loss(*entry)
+    for name, entry in table_losses(
+        "_binary",
         {
-            "plain": {},
-            "pos_weight": {"pos_weight": "vector"},
-            "pos_weight_scalar": {"pos_weight": "scalar"},
-            "pos_weight_1": {"pos_weight": "one"},
-            "smoothing": {"label_smoothing": 0.1},
-            "all": {"pos_weight": "vector", "label_smoothing": 0.3},
+            "binary_cross_entropy_with_logits": (
+                "bce_logits",
+                twin.binary_cross_entropy_with_logits,
+                False,
+                {
+                    "plain": {},
+                    "pos_weight": {"pos_weight": "vector"},
+                    "pos_weight_scalar": {"pos_weight": "scalar"},
+                    "pos_weight_1": {"pos_weight": "one"},
+                    "smoothing": {"label_smoothing": 0.1},
+                    "all": {"pos_weight": "vector", "label_smoothing": 0.3},
+                },
+            ),
+            "binary_cross_entropy": (
+                "bce",
+                twin.binary_cross_entropy,
+                True,
+                {
+                    "plain": {},
+                    "smoothing": {"label_smoothing": 0.2},
+                    "epsilon": {"epsilon": 1e-3},
+                    "all": {"epsilon": 0.05, "label_smoothing": 1.0},
+                },
+            ),
+            "sigmoid_focal_loss": (
+                "focal",
+                twin.sigmoid_focal_loss,
+                False,
+                {
+                    "default": {},
+                    "no_alpha": {"alpha": -1.0},
+                    "bce": {"alpha": None, "gamma": 0.0},
+                    "gamma_half": {"alpha": 0.5, "gamma": 0.5},
+                    "gamma_5": {"alpha": 0.9, "gamma": 5.0},
+                },
+            ),
         },
-    ),
-    "bce": Loss(
-        fastloss.binary_cross_entropy,
-        fastloss.binary_cross_entropy_and_grad,
-        twin.binary_cross_entropy,
-        True,
-        {
-            "plain": {},
-            "smoothing": {"label_smoothing": 0.2},
-            "epsilon": {"epsilon": 1e-3},
-            "all": {"epsilon": 0.05, "label_smoothing": 1.0},
-        },
-    ),
-    "focal": Loss(
-        fastloss.sigmoid_focal_loss,
-        fastloss.sigmoid_focal_loss_and_grad,
-        twin.sigmoid_focal_loss,
-        False,
-        {
-            "default": {},
-            "no_alpha": {"alpha": -1.0},
-            "bce": {"alpha": None, "gamma": 0.0},
-            "gamma_half": {"alpha": 0.5, "gamma": 0.5},
-            "gamma_5": {"alpha": 0.9, "gamma": 5.0},
-        },
-    ),
+    ).items()
 }
 CASES = [(name, v) for name, loss in LOSSES.items() for v in loss.variants]
 

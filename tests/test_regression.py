@@ -7,7 +7,7 @@ import os
 
 import numpy as np
 import pytest
-from _matrix import DTYPES, LAYOUTS, N_THREADS, REDUCTIONS
+from _matrix import DTYPES, LAYOUTS, N_THREADS, REDUCTIONS, table_losses
 from _reference import (
     assert_same_bits,
     assert_unchanged,
@@ -24,18 +24,18 @@ from hypothesis.extra import numpy as hnp
 import fastloss
 import fastloss._regression
 
-# name -> (loss, loss_and_grad, default test parameters)
-LOSSES = {
-    "mse": (fastloss.mse_loss, fastloss.mse_loss_and_grad, {}),
-    "l1": (fastloss.l1_loss, fastloss.l1_loss_and_grad, {}),
-    "huber": (fastloss.huber_loss, fastloss.huber_loss_and_grad, {"delta": 0.7}),
-    "smooth_l1": (
-        fastloss.smooth_l1_loss,
-        fastloss.smooth_l1_loss_and_grad,
-        {"beta": 0.6},
-    ),
-    "log_cosh": (fastloss.log_cosh_loss, fastloss.log_cosh_loss_and_grad, {}),
-}
+# id -> (loss, loss_and_grad, default test parameters), for every regression loss
+# of the loss table (fastloss/_table.py)
+LOSSES = table_losses(
+    "_regression",
+    {
+        "mse_loss": ("mse", {}),
+        "l1_loss": ("l1", {}),
+        "huber_loss": ("huber", {"delta": 0.7}),
+        "smooth_l1_loss": ("smooth_l1", {"beta": 0.6}),
+        "log_cosh_loss": ("log_cosh", {}),
+    },
+)
 NAMES = list(LOSSES)
 # parameter variants beyond the defaults: (name, params)
 VARIANTS = [

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
-from _matrix import DTYPES, N_THREADS, REDUCTIONS
+from _matrix import DTYPES, N_THREADS, REDUCTIONS, table_losses
 from _reference import (
     assert_close,
     assert_same_bits,
@@ -71,27 +71,16 @@ def triplet_case(rng, shape, dtype, *, p=2, swap=False, margin=1.0, sw=False):
     return (a, pos, neg), kw
 
 
-LOSSES = {
-    # name: (loss, loss_and_grad, twin, case builder)
-    "focal": (
-        fastloss.softmax_focal_loss,
-        fastloss.softmax_focal_loss_and_grad,
-        softmax_focal_loss_ref,
-        focal_case,
-    ),
-    "kl": (
-        fastloss.kl_div_with_logits,
-        fastloss.kl_div_with_logits_and_grad,
-        kl_div_with_logits_ref,
-        kl_case,
-    ),
-    "triplet": (
-        fastloss.triplet_margin_loss,
-        fastloss.triplet_margin_loss_and_grad,
-        triplet_margin_loss_ref,
-        triplet_case,
-    ),
-}
+# id -> (loss, loss_and_grad, twin, case builder), for every row-wise loss of the
+# loss table (fastloss/_table.py) that has a gradient
+LOSSES = table_losses(
+    "_rowwise",
+    {
+        "softmax_focal_loss": ("focal", softmax_focal_loss_ref, focal_case),
+        "kl_div_with_logits": ("kl", kl_div_with_logits_ref, kl_case),
+        "triplet_margin_loss": ("triplet", triplet_margin_loss_ref, triplet_case),
+    },
+)
 
 
 def _grads(grad):
