@@ -197,14 +197,20 @@ def dtype_scalar(
     """real_scalar(value, name, low, high) that is also 0 or a normal number of the
     compute `dtype` (float32 for float16 input)."""
     v = real_scalar(value, name, low, high)
-    info = np.finfo(_F32 if dtype == _F32 else _F64)
-    if v != 0 and not float(info.tiny) <= abs(v) <= float(info.max):
+    tiny, top = _NORMAL_RANGE[_F32 if dtype == _F32 else _F64]
+    if v != 0 and not tiny <= abs(v) <= top:
         raise ValueError(
             f"{name} = {v!r} is not representable in {_dtype_name(dtype)} "
-            f"computation: it must be 0 or of magnitude in [{float(info.tiny):.4g}, "
-            f"{float(info.max):.4g}]"
+            f"computation: it must be 0 or of magnitude in [{tiny:.4g}, {top:.4g}]"
         )
     return v
+
+
+# (smallest, largest) normal magnitude of each compute dtype, looked up once: the
+# scalar checks run on every call, and np.finfo costs more than the whole check.
+_NORMAL_RANGE = {
+    dt: (float(np.finfo(dt).tiny), float(np.finfo(dt).max)) for dt in (_F32, _F64)
+}
 
 
 def int_scalar(value: Any, name: str) -> int:
