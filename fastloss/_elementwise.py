@@ -77,6 +77,26 @@ OUT_DOC = """\
         other overlap with an input is an error."""
 
 
+# A call whose arrays are already in the form this path would give them (exact
+# float32/float64 ndarrays of one shape, C order, no weights) runs through the
+# compiled fast path of fastloss/_kernels.pyx, which checks that form and takes the
+# parameters from `kernel_params`; any other call, or any check failing there, runs
+# the general path below (and raises its errors).
+_fast = _kernels.fast_call
+
+
+def kernel_params(
+    dtype: np.dtype[Any], kind: int, params: tuple[float, ...]
+) -> tuple[float, float, float, float, int]:
+    """The kernel's (p0, p1, p2, p3, ignore_index) for `kind`: `params` (floats the
+    public function has validated) once each named one is 0 or a normal number of
+    the compute `dtype` (the ValueError of `dtype_scalar` if not)."""
+    for name, value in zip(PARAM_NAMES.get(kind, ()), params):
+        dtype_scalar(value, name, dtype)
+    p0, p1, p2, p3 = params
+    return p0, p1, p2, p3, 0
+
+
 def _sample_weight(
     sw: npt.ArrayLike | None, shape: tuple[int, ...], dtype: np.dtype[Any]
 ) -> tuple[FloatArray | None, int]:
@@ -164,6 +184,23 @@ def elementwise_loss(
 ):
     """Validate, convert once, run the kernel of `kind`; returns loss or
     (loss, grad). `params` are already-validated floats."""
+    if weight is None and sample_weight is None and pos_weight is None:
+        result = _fast(
+            _kernels.FAST_ELEMENTWISE,
+            kind,
+            input,
+            target,
+            None,
+            None,
+            kernel_params,
+            (kind, params),
+            reduction,
+            n_threads,
+            out,
+            want_grad,
+        )
+        if result is not None:
+            return result
     check_reduction(reduction)
     x, res_dtype = float_input(input, input_name)
     shape = x.shape
@@ -174,8 +211,7 @@ def elementwise_loss(
             f"{target_name} must have the shape of {input_name} {shape}, got {y.shape}"
         )
     y = np.asarray(y, dtype=dtype, order="C")
-    for name, value in zip(PARAM_NAMES.get(kind, ()), params):
-        dtype_scalar(value, name, dtype)
+    kernel_params(dtype, kind, params)
     w = _elem_weight(weight, shape, dtype)
     sw, t = _sample_weight(sample_weight, shape, dtype)
     pw = _pos_weight(pos_weight, shape, dtype)

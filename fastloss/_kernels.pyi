@@ -3,10 +3,11 @@
 Every array argument is a 1-D C-contiguous buffer (the Python layer flattens and
 converts); the float ones are all float32 or all float64 within one call. Each must
 have exactly the length its kernel uses (n * c, n, c, ...): ValueError otherwise.
-`softmax_cross_entropy_fast` is the exception: it takes the public function's
-arguments as given, and returns its result or None (not taken).
+`softmax_cross_entropy_fast` and `fast_call` are the exceptions: they take the
+public function's arguments as given, and return its result or None (not taken).
 """
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -40,6 +41,25 @@ def softmax_cross_entropy_fast(
     label_smoothing: object,
     z_loss: object,
     sample_weight: object,
+    reduction: object,
+    n_threads: object,
+    out: object,
+    want_grad: bool,
+) -> Any | None: ...
+
+FAST_ELEMENTWISE: int
+FAST_ROWWISE: int
+FAST_SOFTMAX_CE: int
+
+def fast_call(
+    family: int,
+    kind: int,
+    x: object,
+    x2: object,
+    x3: object,
+    target: object,
+    check: Callable[..., tuple[float, float, float, float, int]] | None,
+    check_args: tuple[Any, ...],
     reduction: object,
     n_threads: object,
     out: object,

@@ -582,6 +582,291 @@ def softmax_cross_entropy_fast(
     return (loss, grad) if want_grad else loss
 
 
+# ---- the generic fast path: every family, from the family's own specification ---
+#
+# `fast_call` is offered the common call of every loss (fastloss/_fastpath.py). Like
+# `softmax_cross_entropy_fast` it takes a call only when the general path would pass
+# every array through unchanged, and returns None for anything else, so the general
+# path runs and raises its own error. It checks only the *form* of the arguments
+# (exact ndarray, dtype object, shape, C order, alignment, overlap with `out`); the
+# scalar options are validated by the family's `check(dtype, *check_args)`, built
+# from the validators of fastloss/_validation.py that the general path uses, which
+# returns the kernel's parameters (p0, p1, p2, p3, ignore_index) or raises (then
+# None here, and the general path raises it again).
+
+FAST_ELEMENTWISE = 0
+FAST_ROWWISE = 1
+FAST_SOFTMAX_CE = 2
+
+cdef enum:
+    _MAX_IN = 3  # float inputs: x, x2, x3
+
+
+cdef inline bint _canonical(object v, void *descr, int nd, cnp.npy_intp *dims,
+                            Py_ssize_t item):
+    """`v` an exact ndarray of the dtype object `descr`, of shape dims[:nd],
+    C-contiguous and aligned: an array float_input() returns as it is."""
+    cdef cnp.ndarray a
+    cdef int k
+    if type(v) is not cnp.ndarray:
+        return False
+    a = <cnp.ndarray>v
+    if (<void *>cnp.PyArray_DESCR(a) != descr or cnp.PyArray_NDIM(a) != nd
+            or not cnp.PyArray_IS_C_CONTIGUOUS(a)
+            or not _aligned(cnp.PyArray_DATA(a), item)):
+        return False
+    for k in range(nd):
+        if cnp.PyArray_DIMS(a)[k] != dims[k]:
+            return False
+    return True
+
+
+cdef inline bint _writable_out(object v, void *descr, int nd, cnp.npy_intp *dims,
+                               Py_ssize_t item):
+    """What check_out() accepts, in its canonical form (exact ndarray, aligned)."""
+    return _canonical(v, descr, nd, dims, item) and cnp.PyArray_ISWRITEABLE(
+        <cnp.ndarray>v)
+
+
+def fast_call(
+    int family,        # FAST_ELEMENTWISE, FAST_ROWWISE or FAST_SOFTMAX_CE
+    int kind,          # FL_EW_* / FL_RW_* (unused for FAST_SOFTMAX_CE)
+    x,                 # IN  the first float input (its dtype is the call's)
+    x2,                # IN  a second float input of x's shape, or None
+    x3,                # IN  a third, or None
+    target,            # IN  class indices of shape x.shape[:-1], or None
+    check,             # check(dtype, *check_args) -> (p0, p1, p2, p3, ignore_index)
+    tuple check_args,
+    reduction,
+    n_threads,
+    out,               # OUT None, an array, or (x3 given) a tuple/list of 3
+    bint want_grad,
+):
+    """The general path's result for a call in canonical form, or None. Takes the
+    call when: x, x2, x3 exact ndarrays of one dtype object (float32 or float64),
+    one shape with at least one element (and, row-wise, at least one class),
+    C-contiguous and aligned; target None or an exact ndarray of a native-order
+    integer dtype of shape x.shape[:-1], C-contiguous, aligned; reduction one of
+    the three strings; n_threads None or an int in [1, MAX_THREADS]; `check`
+    returning; out (with want_grad) None or, for each float input, an exact
+    ndarray of its shape and dtype, C-contiguous, aligned, writeable, that is that
+    input's memory exactly or overlaps no input and no other output. A class
+    index out of range returns None, nothing written (the kernels check first)."""
+    cdef cnp.ndarray x0, t, rows = None
+    cdef const void *ins[_MAX_IN + 1]
+    cdef void *outs[_MAX_IN]
+    cdef Py_ssize_t in_bytes[_MAX_IN + 1]
+    cdef void *descr
+    cdef int typenum, typenum_t = 0, nd, k, j, n_in, status, nt
+    cdef bint is_mean, is_none, f32, row_like
+    cdef bint bad_target = False, no_memory = False, bad_kind = False
+    cdef Py_ssize_t item, titem = 0, nbytes
+    cdef cnp.npy_intp *dims
+    cdef int64_t n, c, ignore
+    cdef const void *tp = NULL
+    cdef int64_t small[_SMALL_TARGET]
+    cdef int64_t *widened = NULL
+    cdef double p[4]
+    cdef fl_ew_args ea
+    cdef fl_rw_args ra
+    cdef fl_sce_args sa
+
+    if type(reduction) is not str or type(x) is not cnp.ndarray:
+        return None
+    if (family == FAST_ELEMENTWISE and (x2 is None or target is not None)) or (
+            family != FAST_ELEMENTWISE and kind == FL_RW_FOCAL and target is None):
+        return None  # not a call of a family's form (the caller's mistake)
+    is_mean = <str>reduction == "mean"
+    is_none = not is_mean and <str>reduction == "none"
+    if not (is_mean or is_none or <str>reduction == "sum"):
+        return None
+    row_like = family != FAST_ELEMENTWISE
+
+    # the float inputs: float_input() keeps them as they are
+    x0 = <cnp.ndarray>x
+    descr = <void *>cnp.PyArray_DESCR(x0)
+    if descr == <void *>_DT_F32:
+        f32, item, typenum = True, 4, cnp.NPY_FLOAT32
+    elif descr == <void *>_DT_F64:
+        f32, item, typenum = False, 8, cnp.NPY_FLOAT64
+    else:
+        return None
+    nd = cnp.PyArray_NDIM(x0)
+    dims = cnp.PyArray_DIMS(x0)
+    if (cnp.PyArray_SIZE(x0) == 0 or (row_like and nd < 1)
+            or not _canonical(x0, descr, nd, dims, item)):
+        return None
+    c = dims[nd - 1] if nd > 0 else 1
+    n = cnp.PyArray_SIZE(x0) // c  # rows (row-wise); elements are n * c
+    nbytes = n * c * item
+    n_in = 1 + (x2 is not None) + (x3 is not None)
+    if (x3 is not None and x2 is None) or (
+            n_in > 1 and not _canonical(x2, descr, nd, dims, item)) or (
+            n_in > 2 and not _canonical(x3, descr, nd, dims, item)):
+        return None
+    ins[0] = cnp.PyArray_DATA(x0)
+    ins[1] = NULL if n_in < 2 else cnp.PyArray_DATA(<cnp.ndarray>x2)
+    ins[2] = NULL if n_in < 3 else cnp.PyArray_DATA(<cnp.ndarray>x3)
+    in_bytes[0] = in_bytes[1] = in_bytes[2] = nbytes
+
+    # class indices of shape x.shape[:-1] (class_index_target())
+    ins[3] = NULL
+    in_bytes[3] = 0
+    if target is not None:
+        if type(target) is not cnp.ndarray or not row_like:
+            return None
+        t = <cnp.ndarray>target
+        typenum_t = cnp.PyArray_TYPE(t)
+        if (not cnp.PyTypeNum_ISINTEGER(typenum_t) or cnp.PyArray_ISBYTESWAPPED(t)
+                or cnp.PyArray_NDIM(t) != nd - 1
+                or not cnp.PyArray_IS_C_CONTIGUOUS(t)):
+            return None
+        for k in range(nd - 1):
+            if cnp.PyArray_DIMS(t)[k] != dims[k]:
+                return None
+        titem = cnp.PyArray_ITEMSIZE(t)
+        tp = cnp.PyArray_DATA(t)
+        if not _aligned(tp, titem):
+            return None
+        ins[3] = tp
+        in_bytes[3] = n * titem
+
+    nt = _fast_threads(n_threads)
+    if nt < 0:
+        return None
+    p[0] = p[1] = p[2] = p[3] = 0.0
+    ignore = 0
+    if check is not None:
+        try:
+            p[0], p[1], p[2], p[3], ignore = check(_DT_F32 if f32 else _DT_F64,
+                                                   *check_args)
+        except Exception:  # the general path raises it, in its own order
+            return None
+
+    # gradient buffers: out= as check_out() and the bindings' pointer checks take
+    # it, else new arrays (grad_buffer(): x is the caller's, so not ours to write)
+    grads = [None, None, None]
+    for j in range(_MAX_IN):
+        outs[j] = NULL
+    if want_grad:
+        if out is None:
+            for j in range(n_in):
+                grads[j] = cnp.PyArray_EMPTY(nd, dims, typenum, 0)
+        elif n_in == 3:
+            if not ((type(out) is tuple or type(out) is list) and len(out) == 3):
+                return None
+            for j in range(3):
+                grads[j] = out[j]
+        else:
+            grads[0] = out
+        for j in range(_MAX_IN):
+            if grads[j] is None:
+                continue
+            if not _writable_out(grads[j], descr, nd, dims, item):
+                return None
+            outs[j] = cnp.PyArray_DATA(<cnp.ndarray>grads[j])
+            for k in range(_MAX_IN + 1):  # its own input exactly, or no overlap
+                if not (k == j and outs[j] == ins[k]) and _overlap(
+                        outs[j], nbytes, ins[k], in_bytes[k]):
+                    return None
+            for k in range(j):
+                if _overlap(outs[j], nbytes, outs[k], nbytes):
+                    return None
+    if is_none:  # per-element losses (elementwise) or per-row ones
+        rows = cnp.PyArray_EMPTY(nd - row_like, dims, typenum, 0)
+
+    if tp != NULL:
+        if titem == 8 and cnp.PyTypeNum_ISSIGNED(typenum_t):
+            ins[3] = tp
+        else:  # as class_index_target() converts them, into scratch space of ours
+            widened = &small[0] if n <= _SMALL_TARGET else <int64_t *>malloc(n * 8)
+            if widened == NULL:  # the general path's copy meets the same shortage
+                return None
+            if not _widen_target(
+                    tp, cnp.PyTypeNum_ISSIGNED(typenum_t), titem, n, widened):
+                if widened != &small[0]:
+                    free(widened)
+                return None
+            ins[3] = widened
+
+    if family == FAST_ROWWISE and kind == FL_RW_FOCAL and p[0] == 0.0:
+        family = FAST_SOFTMAX_CE  # _focal(): gamma 0 without alpha is plain CE
+        p[0] = p[1] = 0.0
+    if family == FAST_SOFTMAX_CE:
+        sa.logits = ins[0]
+        sa.target = <const int64_t *>ins[3]
+        sa.prob = NULL
+        sa.weight = NULL
+        sa.sample_weight = NULL
+        sa.grad = outs[0]
+        sa.loss_rows = NULL if rows is None else cnp.PyArray_DATA(rows)
+        sa.n = n
+        sa.c = c
+        sa.ignore_index = ignore
+        sa.label_smoothing = p[0]
+        sa.z_loss = p[1]
+        sa.mean = is_mean
+        with nogil:
+            status = _sce_run(&sa, f32, nt)
+        total = sa.loss
+        bad_target, no_memory = status == FL_EBADTARGET, status == FL_ENOMEM
+    elif family == FAST_ROWWISE:
+        ra.kind = kind
+        ra.x = ins[0]
+        ra.x2 = ins[1]
+        ra.x3 = ins[2]
+        ra.target = <const int64_t *>ins[3]
+        ra.class_weight = NULL
+        ra.sample_weight = NULL
+        ra.grad = outs[0]
+        ra.grad2 = outs[1]
+        ra.grad3 = outs[2]
+        ra.loss_rows = NULL if rows is None else cnp.PyArray_DATA(rows)
+        ra.n = n
+        ra.c = c
+        ra.ignore_index = ignore
+        ra.p[0], ra.p[1], ra.p[2], ra.p[3] = p[0], p[1], p[2], p[3]
+        ra.mean = is_mean
+        with nogil:
+            status = fl_rw_f32(&ra, nt) if f32 else fl_rw_f64(&ra, nt)
+        total = ra.loss
+        bad_target, no_memory = status == FL_RW_EBADTARGET, status == FL_RW_ENOMEM
+        bad_kind = status == FL_RW_EKIND
+    else:
+        ea.kind = kind
+        ea.input = ins[0]
+        ea.target = ins[1]
+        ea.weight = NULL
+        ea.sample_weight = NULL
+        ea.pos_weight = NULL
+        ea.grad = outs[0]
+        ea.loss_elems = NULL if rows is None else cnp.PyArray_DATA(rows)
+        ea.n = n * c
+        ea.c = c
+        ea.t = 1
+        ea.p[0], ea.p[1], ea.p[2], ea.p[3] = p[0], p[1], p[2], p[3]
+        # elementwise_loss(): "mean" scales the gradient by 1 / D, D = n elements
+        ea.grad_scale = 1.0 / <double>(n * c) if is_mean else 1.0
+        with nogil:
+            status = fl_ew_f32(&ea, nt) if f32 else fl_ew_f64(&ea, nt)
+        no_memory, bad_kind = status == FL_EW_ENOMEM, status == FL_EW_EKIND
+        total = ea.loss / <double>(n * c) if is_mean else ea.loss
+    if widened != NULL and widened != &small[0]:
+        free(widened)
+    if bad_target:  # nothing written: the general path reports it
+        return None
+    if no_memory:
+        raise MemoryError("loss kernel: out of memory for scratch space")
+    if bad_kind:
+        raise ValueError(f"fast_call: unknown kind {kind}")
+    loss = rows if is_none else total
+    if not want_grad:
+        return loss
+    if n_in == 3:
+        return loss, tuple(grads)
+    return loss, grads[0]
+
+
 def elementwise(
     int kind,
     x,                 # IN  (n,) float32/float64, C order

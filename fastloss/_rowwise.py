@@ -52,6 +52,14 @@ __all__ = [
 # --------------------------------------------------------------------------------
 
 
+# A call whose arrays are already in the form the general path would give them
+# (exact float32/float64 ndarrays, C order, no weights) runs through the compiled
+# fast path of fastloss/_kernels.pyx, which checks that form and takes the scalars
+# from the loss's `_*_params` (the general path's own checks); any other call, or
+# any check failing there, runs the general path (and raises its errors).
+_fast = _kernels.fast_call
+
+
 def _rows(x, name, what):
     """(C-ordered float32/float64 array, result dtype) with rows on the last axis;
     `what` names an entry of a row ("class", "feature")."""
@@ -158,6 +166,23 @@ def _focal(
     out,
     want_grad,
 ):
+    if alpha is None and sample_weight is None:
+        result = _fast(
+            _kernels.FAST_ROWWISE,
+            _kernels.RW_FOCAL,
+            logits,
+            None,
+            None,
+            target,
+            _focal_params,
+            (gamma, ignore_index),
+            reduction,
+            n_threads,
+            out,
+            want_grad,
+        )
+        if result is not None:
+            return result
     check_reduction(reduction)
     x, res_dtype = _rows(logits, "logits", "class")
     shape, dtype = x.shape, x.dtype
@@ -232,6 +257,12 @@ def _focal(
     if not want_grad:
         return loss
     return loss, finish_grad(grad, out, res_dtype)
+
+
+def _focal_params(dtype, gamma, ignore_index):
+    """The fast path's checks of `_focal`'s scalars, in compute `dtype`."""
+    g = dtype_scalar(gamma, "gamma", dtype, 0.0)
+    return g, 0.0, 0.0, 0.0, int_scalar(ignore_index, "ignore_index")
 
 
 def softmax_focal_loss(
@@ -435,6 +466,23 @@ def _kl(
     out,
     want_grad,
 ):
+    if teacher_probs is False and sample_weight is None:
+        result = _fast(
+            _kernels.FAST_ROWWISE,
+            _kernels.RW_KL_LOGITS,
+            student_logits,
+            teacher_logits,
+            None,
+            None,
+            _kl_params,
+            (temperature,),
+            reduction,
+            n_threads,
+            out,
+            want_grad,
+        )
+        if result is not None:
+            return result
     check_reduction(reduction)
     x, res_dtype = _rows(student_logits, "student_logits", "class")
     shape, dtype = x.shape, x.dtype
@@ -455,8 +503,7 @@ def _kl(
                 f"finite and >= 0: teacher_logits[{index_str(bad, shape)}] = "
                 f"{t.reshape(-1)[bad]}"
             )
-    temp = _positive(temperature, "temperature")
-    weight_scalar(temp, "temperature", dtype)  # 1 / T and T**2 stay normal
+    temp = _kl_params(dtype, temperature)[0]
     sw = _sample_weight(sample_weight, lead, dtype)
     nt = _resolve_n_threads(n_threads)
     if want_grad and out is not None:
@@ -492,6 +539,13 @@ def _kl(
     if not want_grad:
         return loss
     return loss, finish_grad(grad, out, res_dtype)
+
+
+def _kl_params(dtype, temperature):
+    """The temperature as the kernel's parameters, checked in compute `dtype`."""
+    temp = _positive(temperature, "temperature")
+    weight_scalar(temp, "temperature", dtype)  # 1 / T and T**2 stay normal
+    return temp, 0.0, 0.0, 0.0, 0
 
 
 def kl_div_with_logits(
@@ -799,6 +853,23 @@ def _triplet(
     out,
     want_grad,
 ):
+    if sample_weight is None:
+        result = _fast(
+            _kernels.FAST_ROWWISE,
+            _kernels.RW_TRIPLET,
+            anchor,
+            positive,
+            negative,
+            None,
+            _triplet_params,
+            (margin, p, eps, swap),
+            reduction,
+            n_threads,
+            out,
+            want_grad,
+        )
+        if result is not None:
+            return result
     check_reduction(reduction)
     originals = (anchor, positive, negative)
     arrays, dtypes = [], []
@@ -818,10 +889,7 @@ def _triplet(
     dtype = _F32 if res_dtype is _F16 else res_dtype
     arrays = [np.asarray(arr, dtype=dtype, order="C") for arr in arrays]
     lead = shape[:-1]
-    m = dtype_scalar(margin, "margin", dtype)
-    pn = dtype_scalar(p, "p", dtype, 1.0)
-    e = dtype_scalar(eps, "eps", dtype)
-    sw_flag = _flag(swap, "swap")
+    params = _triplet_params(dtype, margin, p, eps, swap)
     sw = _sample_weight(sample_weight, lead, dtype)
     nt = _resolve_n_threads(n_threads)
     if want_grad and out is not None:
@@ -844,7 +912,7 @@ def _triplet(
         sw,
         grads,
         rows,
-        (m, pn, e, 1.0 if sw_flag else 0.0),
+        params[:4],
         0,
         reduction == "mean",
         nt,
@@ -854,6 +922,15 @@ def _triplet(
         return loss
     outs = (None, None, None) if out is None else tuple(out)
     return loss, tuple(finish_grad(g, o, res_dtype) for g, o in zip(grads, outs))
+
+
+def _triplet_params(dtype, margin, p, eps, swap):
+    """(margin, p, eps, swap as 1.0 or 0.0, 0): the kernel's parameters, each
+    checked in compute `dtype`."""
+    m = dtype_scalar(margin, "margin", dtype)
+    pn = dtype_scalar(p, "p", dtype, 1.0)
+    e = dtype_scalar(eps, "eps", dtype)
+    return m, pn, e, 1.0 if _flag(swap, "swap") else 0.0, 0
 
 
 def triplet_margin_loss(
