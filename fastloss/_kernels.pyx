@@ -628,6 +628,59 @@ cdef inline bint _writable_out(object v, void *descr, int nd, cnp.npy_intp *dims
         <cnp.ndarray>v)
 
 
+# The last parameters each `check` returned, with the arguments and dtype it was
+# given: a call repeating them (the same objects, each an immutable built-in
+# scalar, so the same values) gets them without running the check again. The checks
+# are pure functions of their arguments and the dtype.
+cdef dict _params_seen = {}
+
+
+cdef inline bint _same_scalars(tuple a, tuple b):
+    """`a` and `b` hold the same objects, each a float, int, bool, None or str,
+    or a tuple of those (one level)."""
+    cdef Py_ssize_t i
+    if len(a) != len(b):
+        return False
+    for i in range(len(a)):
+        u, v = a[i], b[i]
+        if type(u) is tuple and type(v) is tuple:
+            if not _same_scalars_flat(<tuple>u, <tuple>v):
+                return False
+        elif u is not v or not _immutable_scalar(u):
+            return False
+    return True
+
+
+cdef inline bint _same_scalars_flat(tuple a, tuple b):
+    cdef Py_ssize_t i
+    if len(a) != len(b):
+        return False
+    for i in range(len(a)):
+        if a[i] is not b[i] or not _immutable_scalar(a[i]):
+            return False
+    return True
+
+
+cdef inline bint _immutable_scalar(object v):
+    return (type(v) is float or type(v) is int or type(v) is bool or v is None
+            or type(v) is str)
+
+
+cdef object _checked_params(object check, tuple check_args, bint f32):
+    """check(dtype, *check_args), from _params_seen when the same call passed
+    before; None when the check raises (the general path raises it again)."""
+    seen = _params_seen.get(check)
+    if (seen is not None and (<tuple>seen)[1] == f32
+            and _same_scalars((<tuple>seen)[0], check_args)):
+        return (<tuple>seen)[2]
+    try:
+        params = check(_DT_F32 if f32 else _DT_F64, *check_args)
+    except Exception:  # the general path raises it, in its own order
+        return None
+    _params_seen[check] = (check_args, f32, params)
+    return params
+
+
 def fast_call(
     int family,        # FAST_ELEMENTWISE, FAST_ROWWISE or FAST_SOFTMAX_CE
     int kind,          # FL_EW_* / FL_RW_* (unused for FAST_SOFTMAX_CE)
@@ -737,11 +790,10 @@ def fast_call(
     p[0] = p[1] = p[2] = p[3] = 0.0
     ignore = 0
     if check is not None:
-        try:
-            p[0], p[1], p[2], p[3], ignore = check(_DT_F32 if f32 else _DT_F64,
-                                                   *check_args)
-        except Exception:  # the general path raises it, in its own order
+        params = _checked_params(check, check_args, f32)
+        if params is None:
             return None
+        p[0], p[1], p[2], p[3], ignore = params
 
     # gradient buffers: out= as check_out() and the bindings' pointer checks take
     # it, else new arrays (grad_buffer(): x is the caller's, so not ours to write)

@@ -17,7 +17,7 @@ from _reference import assert_same_bits
 
 import fastloss
 from fastloss import _elementwise, _rowwise, _softmax_ce
-from fastloss._table import LOSSES
+from fastloss._table import LOSSES, by_name
 
 FAST_MODULES = (_elementwise, _rowwise, _softmax_ce)
 ROWS = [row for row in LOSSES if row.family != "linear_ce"]
@@ -343,3 +343,23 @@ def test_bad_out_gives_the_general_error_and_writes_nothing(
     slow = general(_fn(row, True), *args, out=out)
     assert not fast[0], f"{label}: accepted"
     _same(fast, slow)
+
+
+def test_remembered_checks_follow_the_dtype_and_the_values(rng):
+    """The fast path remembers each loss's last scalar check that passed; a call
+    with another compute dtype, or with a mutable scalar changed since, is checked
+    afresh (here it must fail as the general path fails)."""
+    x64, y64 = _inputs(by_name("huber_loss"), rng, np.float64)
+    x32, y32 = x64.astype(np.float32), y64.astype(np.float32)
+    delta = 1e-40  # a normal float64, a subnormal float32
+    fastloss.huber_loss(x64, y64, delta=delta)
+    with pytest.raises(ValueError, match="not representable in float32"):
+        fastloss.huber_loss(x32, y32, delta=delta)
+    fastloss.huber_loss(x64, y64, delta=delta)
+
+    logits, target = _inputs(by_name("softmax_focal_loss"), rng, np.float32)
+    gamma = np.array(2.0)
+    fastloss.softmax_focal_loss(logits, target, gamma=gamma)
+    gamma[...] = -1.0
+    with pytest.raises(ValueError, match="gamma"):
+        fastloss.softmax_focal_loss(logits, target, gamma=gamma)
