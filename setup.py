@@ -237,10 +237,22 @@ def _sanitize_flags():
 
 
 def _extensions():
+    # The kernel families' instances compile one SIMD path per file, and the
+    # elementwise losses' (the longest) one dtype per file too (src_c/fl_instances.h).
     # Longest to compile first, so that parallel jobs finish close together.
+    paths = ["avx512", "avx2", "base"]
     sources = [
-        "src_c/fl_elementwise.c",
+        *(f"src_c/fl_elementwise_{path}_f64.c" for path in paths),
         "fastloss/_kernels.pyx",
+        *(f"src_c/fl_elementwise_{path}_f32.c" for path in paths),
+        *(
+            f"src_c/{fam}_{path}.c"
+            for fam in ("fl_rowwise", "fl_softmax_ce")
+            for path in paths
+        ),
+        *(f"src_c/fl_optim_{path}.c" for path in paths),
+        # the entry points, which pick an instance at run time
+        "src_c/fl_elementwise.c",
         "src_c/fl_softmax_ce.c",
         "src_c/fl_rowwise.c",
         "src_c/fl_optim.c",

@@ -38,8 +38,16 @@
 #define FL_CAT3(a, b, c) FL_CAT3_(a, b, c)
 
 /* SIMD paths, best last (fl_simd_best counts down), in the order of SIMD_NAMES in
- * fastloss/_kernels.pyx. */
-enum { FL_SIMD_BASELINE = 0, FL_SIMD_AVX2 = 1, FL_SIMD_AVX512 = 2 };
+ * fastloss/_kernels.pyx. Macros, not an enum: fl_instances.h tests them with #if. */
+#define FL_SIMD_BASELINE 0
+#define FL_SIMD_AVX2 1
+#define FL_SIMD_AVX512 2
+
+/* X(ts, T, path) for every dtype and SIMD path: each family's header declares its
+ * instances' entry points with it (fl_instances.h). */
+#define FL_FOR_EACH_INSTANCE(X)                                                 \
+    X(f32, float, base) X(f64, double, base) X(f32, float, avx2)                 \
+    X(f64, double, avx2) X(f32, float, avx512) X(f64, double, avx512)
 
 /* Rows are split across threads only when a row is at least this long and there are
  * few rows; below FL_PARALLEL_MIN elements a call stays on one thread (a parallel

@@ -12,6 +12,23 @@ int fl_simd_get(void);
 int fl_simd_set(int path);
 /* The best supported path. */
 int fl_simd_best(void);
+/* FL_PICK(name, ts): the instance of the entry point `name` for dtype `ts` (f32/f64)
+ * on the path in use (the instances: fl_instances.h). */
+#if FL_HAVE_AVX2_PATH
+#define FL_PICK_AVX2(name, ts, other) \
+    (fl_simd_get() == FL_SIMD_AVX2 ? FL_CAT3(name, ts, avx2) : (other))
+#else
+#define FL_PICK_AVX2(name, ts, other) (other)
+#endif
+#if FL_HAVE_AVX512_PATH
+#define FL_PICK_AVX512(name, ts, other) \
+    (fl_simd_get() == FL_SIMD_AVX512 ? FL_CAT3(name, ts, avx512) : (other))
+#else
+#define FL_PICK_AVX512(name, ts, other) (other)
+#endif
+#define FL_PICK(name, ts) \
+    FL_PICK_AVX512(name, ts, FL_PICK_AVX2(name, ts, FL_CAT3(name, ts, base)))
+
 /* 1 when built with OpenMP. */
 int fl_have_openmp(void);
 /* The compiler that built the kernels, e.g. "gcc 12.2.0" or "clang 14.0.6". */

@@ -1,13 +1,7 @@
-/* Elementwise losses: instantiations per dtype and SIMD path, run-time dispatch. */
-#include <math.h>
-#include <stdlib.h>
-
-#include "fl_common.h"
+/* Elementwise losses: the entry points, which pick at run time the instance of the
+ * SIMD path in use (fl_elementwise_base.c, _avx2.c, _avx512.c). */
 #include "fl_dispatch.h"
 #include "fl_elementwise.h"
-
-#define FL_IMPL "fl_elementwise_impl.h"
-#include "fl_instances.h"
 
 int fl_ew_f32(fl_ew_args *args, int n_threads)
 {

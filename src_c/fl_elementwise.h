@@ -9,6 +9,8 @@
 
 #include <stdint.h>
 
+#include "fl_common.h"
+
 /* Loss kinds. The parameter slots p[0..3] each kind reads are listed; the per-element
  * functions live in fl_ew_regression.h and fl_ew_binary.h. */
 enum {
@@ -48,5 +50,9 @@ typedef struct fl_ew_args {
  * n_threads. The caller validates shapes and parameters. */
 int fl_ew_f32(fl_ew_args *args, int n_threads);
 int fl_ew_f64(fl_ew_args *args, int n_threads);
+
+/* Their instances, one per dtype and SIMD path (fl_elementwise_<path>.c). */
+#define FL_EW_INSTANCE(ts, T, path) int FL_CAT3(fl_ew_run, ts, path)(fl_ew_args *, int);
+FL_FOR_EACH_INSTANCE(FL_EW_INSTANCE)
 
 #endif

@@ -272,7 +272,7 @@ static double FL_FN(ew_block_of)(const void *p, int64_t b)
     return FL_FN(ew_block_any)(sp->cx, b * FL_EW_BLOCK, k1, sp->kind);
 }
 
-static int FL_FN(fl_ew_run)(fl_ew_args *a, int n_threads)
+int FL_FN(fl_ew_run)(fl_ew_args *a, int n_threads)
 {
     FL_FN(fl_ew_ctx) cx;
     const int64_t n = a->n, nb = (n + FL_EW_BLOCK - 1) / FL_EW_BLOCK;

@@ -7,9 +7,12 @@
  * (f32/f64), FL_F64 and the helpers' names defined: FL_EXP, FL_TLOG, FL_TLOG1P (and
  * FL_EXPNP, exp for arguments <= 0 without the overflow clamp, and FL_TLOG1P01,
  * log1p for arguments in [0, 1], one division for float) for
- * FL_T, and FL_DEXP, FL_DLOG, FL_DLOG1P for double (defined by fl_instances.h). */
+ * FL_T, and FL_DEXP, FL_DLOG, FL_DLOG1P for double (defined by fl_instances.h).
+ * With FL_INSTANCE_DTYPE defined (32 or 64), that dtype alone: a family whose
+ * instances take long to compile has a file per path and dtype. */
 #include "fl_math_impl.h"
 
+#if !defined(FL_INSTANCE_DTYPE) || FL_INSTANCE_DTYPE == 32
 #define FL_T float
 #define FL_TS f32
 #define FL_F64 0
@@ -29,7 +32,9 @@
 #undef FL_TLOG1P
 #undef FL_TLOG1P01
 #undef FL_FABS
+#endif
 
+#if !defined(FL_INSTANCE_DTYPE) || FL_INSTANCE_DTYPE == 64
 #define FL_T double
 #define FL_TS f64
 #define FL_F64 1
@@ -49,3 +54,4 @@
 #undef FL_TLOG1P
 #undef FL_TLOG1P01
 #undef FL_FABS
+#endif

@@ -36,4 +36,12 @@ void fl_sgd_f32(float *p, const float *g, float *buf, int64_t n, double lr,
 void fl_sgd_f64(double *p, const double *g, double *buf, int64_t n, double lr,
                 double momentum, int nesterov, int n_threads);
 
+/* Their instances, one per dtype and SIMD path (fl_optim_<path>.c). */
+#define FL_OPTIM_INSTANCE(ts, T, path)                                              \
+    void FL_CAT3(fl_adam_run, ts, path)(T *, const T *, T *, T *, int64_t,          \
+                                        const fl_adam_coef *, int);                 \
+    void FL_CAT3(fl_sgd_run, ts, path)(T *, const T *, T *, int64_t, double, double, \
+                                       int, int);
+FL_FOR_EACH_INSTANCE(FL_OPTIM_INSTANCE)
+
 #endif

@@ -1,6 +1,22 @@
 /* Optimizer step bodies; included once per (dtype, SIMD path) by fl_instance.h,
  * which defines FL_T, FL_TS and FL_PATH. No include guard on purpose. */
 
+#ifndef FL_OPTIM_NO_CONTRACT
+#define FL_OPTIM_NO_CONTRACT
+/* No multiply-add fusion (the build's -ffp-contract=fast would fuse on the AVX2 and
+ * AVX-512 paths and on FMA baselines such as aarch64): the loops are bound by
+ * memory, not arithmetic, and unfused every path gives the NumPy reference's bits.
+ * GCC takes its own pragma; clang honours its pragma under -ffp-contract=on but not
+ * =fast (clang 14), so a clang build on FMA hardware (macOS arm64) may still fuse:
+ * within an ulp per operation of the reference there. For the rest of the
+ * translation unit, which holds nothing else (fl_optim_<path>.c). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("fp-contract=off")
+#else
+#pragma clang fp contract(off)
+#endif
+#endif
+
 #define FL_FN(name) FL_CAT3(name, FL_TS, FL_PATH)
 
 /* Elements [k0, k1) of an Adam step. Each line is one NumPy operation of the
@@ -65,7 +81,7 @@ FL_INLINE void FL_FN(sgd_block)(FL_T *restrict p, const FL_T *restrict g,
 /* Blocks of FL_CHUNK elements, whatever the thread count: an element lands in the
  * same place of the same block's loop (vector body or remainder) on 1 thread or
  * many, so FMA contraction, if any, is the same too. */
-static void FL_FN(fl_adam_run)(FL_T *p, const FL_T *g, FL_T *m, FL_T *v, int64_t n,
+void FL_FN(fl_adam_run)(FL_T *p, const FL_T *g, FL_T *m, FL_T *v, int64_t n,
                                const fl_adam_coef *c, int n_threads)
 {
     const int64_t nb = (n + FL_CHUNK - 1) / FL_CHUNK;
@@ -103,7 +119,7 @@ static void FL_FN(fl_adam_run)(FL_T *p, const FL_T *g, FL_T *m, FL_T *v, int64_t
     }
 }
 
-static void FL_FN(fl_sgd_run)(FL_T *p, const FL_T *g, FL_T *buf, int64_t n, double lr,
+void FL_FN(fl_sgd_run)(FL_T *p, const FL_T *g, FL_T *buf, int64_t n, double lr,
                               double momentum, int nesterov, int n_threads)
 {
     const int64_t nb = (n + FL_CHUNK - 1) / FL_CHUNK;

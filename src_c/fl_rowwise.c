@@ -1,15 +1,9 @@
-/* Row-wise losses: instantiations per dtype and SIMD path, and the entry points that
- * dispatch between them at run time. The kernel bodies are fl_rowwise_impl.h (driver,
- * threads, reduction), fl_rw_softmax.h (focal, KL) and fl_rw_triplet.h (triplet). */
-#include <math.h>
-#include <stdlib.h>
-
-#include "fl_common.h"
+/* Row-wise losses: the entry points, which pick at run time the instance of the SIMD
+ * path in use (fl_rowwise_base.c, _avx2.c, _avx512.c). The kernel bodies are
+ * fl_rowwise_impl.h (driver, threads, reduction), fl_rw_softmax.h (focal, KL) and
+ * fl_rw_triplet.h (triplet). */
 #include "fl_dispatch.h"
 #include "fl_rowwise.h"
-
-#define FL_IMPL "fl_rowwise_impl.h"
-#include "fl_instances.h"
 
 int fl_rw_f32(fl_rw_args *args, int n_threads)
 {

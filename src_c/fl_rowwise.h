@@ -17,6 +17,8 @@
 
 #include <stdint.h>
 
+#include "fl_common.h"
+
 enum {
     FL_RW_FOCAL = 0,     /* p[0] gamma >= 0                                       */
     FL_RW_KL_LOGITS = 1, /* p[0] temperature > 0                                  */
@@ -64,5 +66,9 @@ typedef struct fl_rw_args {
  * or all NULL. Shapes and parameter domains are the caller's to check. */
 int fl_rw_f32(fl_rw_args *args, int n_threads);
 int fl_rw_f64(fl_rw_args *args, int n_threads);
+
+/* Their instances, one per dtype and SIMD path (fl_rowwise_<path>.c). */
+#define FL_RW_INSTANCE(ts, T, path) int FL_CAT3(fl_rw_run, ts, path)(fl_rw_args *, int);
+FL_FOR_EACH_INSTANCE(FL_RW_INSTANCE)
 
 #endif

@@ -127,7 +127,7 @@ static double FL_FN(rw_block)(const void *p, int64_t b)
     return FL_FN(rows_block)(sp->cx, b * sp->rb, i1);
 }
 
-static int FL_FN(fl_rw_run)(fl_rw_args *args, int n_threads)
+int FL_FN(fl_rw_run)(fl_rw_args *args, int n_threads)
 {
     FL_FN(rw_ctx) cx;
     const int64_t n = args->n, c = args->c;

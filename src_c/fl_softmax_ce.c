@@ -1,14 +1,8 @@
-/* Softmax cross-entropy: instantiations per dtype and SIMD path, and the entry points
- * that dispatch between them at run time. The kernel body is fl_softmax_ce_impl.h. */
-#include <math.h>
-#include <stdlib.h>
-
-#include "fl_common.h"
+/* Softmax cross-entropy: the entry points, which pick at run time the instance of the
+ * SIMD path in use (fl_softmax_ce_base.c, _avx2.c, _avx512.c). The kernel body is
+ * fl_softmax_ce_impl.h. */
 #include "fl_dispatch.h"
 #include "fl_softmax_ce.h"
-
-#define FL_IMPL "fl_softmax_ce_impl.h"
-#include "fl_instances.h"
 
 int fl_sce_f32(fl_sce_args *args, int n_threads)
 {

@@ -10,6 +10,8 @@
 
 #include <stdint.h>
 
+#include "fl_common.h"
+
 typedef struct fl_sce_args {
     const void *logits;        /* IN  (n, c) float32 or float64, C order           */
     const int64_t *target;     /* IN  (n,) class indices, or NULL (soft targets)   */
@@ -49,5 +51,11 @@ int fl_sce_f64(fl_sce_args *args, int n_threads);
 /* The kernels' exp applied element-wise (for the accuracy tests). */
 void fl_vexp_f32(const float *x, float *out, int64_t n);
 void fl_vexp_f64(const double *x, double *out, int64_t n);
+
+/* Their instances, one per dtype and SIMD path (fl_softmax_ce_<path>.c). */
+#define FL_SCE_INSTANCE(ts, T, path)                                                \
+    int FL_CAT3(fl_sce_run, ts, path)(fl_sce_args *, int);                          \
+    void FL_CAT3(fl_vexp, ts, path)(const T *, T *, int64_t);
+FL_FOR_EACH_INSTANCE(FL_SCE_INSTANCE)
 
 #endif

@@ -816,7 +816,7 @@ static double FL_FN(sce_block)(const void *p, int64_t b)
     return FL_FN(rows_block)(sp->cx, b * sp->rb, i1);
 }
 
-static int FL_FN(fl_sce_run)(fl_sce_args *args, int n_threads)
+int FL_FN(fl_sce_run)(fl_sce_args *args, int n_threads)
 {
     FL_FN(fl_ctx) cx;
     const int64_t n = args->n, c = args->c;
@@ -901,7 +901,7 @@ static int FL_FN(fl_sce_run)(fl_sce_args *args, int n_threads)
     return FL_OK;
 }
 
-static void FL_FN(fl_vexp)(const FL_T *x, FL_T *out, int64_t n)
+void FL_FN(fl_vexp)(const FL_T *x, FL_T *out, int64_t n)
 {
     int64_t k;
 #pragma omp simd

@@ -19,7 +19,7 @@ from fastloss.nn import SGD, Adam, AdamW
 
 SIZES = [0, 1, 7, 33, 100003]  # 100003 crosses the parallel threshold (32768)
 # Bit-for-bit with the NumPy reference except where a clang build on FMA hardware
-# may fuse multiply-adds (src_c/fl_optim.c): macOS arm64.
+# may fuse multiply-adds (src_c/fl_optim_impl.h): macOS arm64.
 EXACT = not (sys.platform == "darwin" and platform.machine() == "arm64")
 TOL = {np.float32: (2e-5, 1e-6), np.float64: (1e-12, 1e-15)}  # (rtol, atol)
 

@@ -27,7 +27,7 @@ Fails (exit 1, naming what differs) when
    the compiler and flags the stored data was made with (the native x86-64 run
    against its own stored results), every bit must match instead; a native run by
    another compiler or flags gets the bound above. The optimizer steps must
-   match every bit on any architecture (src_c/fl_optim.c turns multiply-add
+   match every bit on any architecture (src_c/fl_optim_impl.h turns multiply-add
    contraction off, so they are the NumPy reference's bits).
 
 Why ``ARCH_ULP = 16``: the x86-64 baseline path has no FMA, while aarch64 gcc

@@ -1,0 +1,6 @@
+/* Softmax cross-entropy, AVX2+FMA instances (see fl_instances.h). */
+#include "fl_softmax_ce.h"
+
+#define FL_IMPL "fl_softmax_ce_impl.h"
+#define FL_INSTANCE_PATH FL_SIMD_AVX2
+#include "fl_instances.h"
