@@ -198,7 +198,34 @@ FL_INLINE int FL_FN(ew_target_kinds)(const FL_T *y, int64_t k0, int64_t k1)
     return hard | soft << 1;
 }
 
-/* One out-of-line block function per kind: the switch is outside every loop. */
+/* Every kind, public and internal, with the suffix of its block function. */
+#define FL_EW_KINDS(X)                                                              \
+    X(mse, FL_EW_MSE) X(bce_logits, FL_EW_BCE_LOGITS) X(l1, FL_EW_L1)               \
+    X(huber, FL_EW_HUBER) X(smooth_l1, FL_EW_SMOOTH_L1)                             \
+    X(log_cosh, FL_EW_LOG_COSH) X(bce_prob, FL_EW_BCE_PROB)                         \
+    X(sigmoid_focal, FL_EW_SIGMOID_FOCAL) X(focal_hard, FL_EW_FOCAL_HARD)           \
+    X(focal_hard2, FL_EW_FOCAL_HARD2) X(focal_hard2nz, FL_EW_FOCAL_HARD2NZ)         \
+    X(bce_nols, FL_EW_BCE_NOLS) X(bce_hard, FL_EW_BCE_HARD)                         \
+    X(bce_prob_hard, FL_EW_BCE_PROB_HARD) X(bce_prob_soft, FL_EW_BCE_PROB_SOFT)     \
+    X(focal_soft, FL_EW_FOCAL_SOFT)
+
+/* One out-of-line block function per kind, holding its 8 specialised loops: the
+ * switch of ew_block_any is outside every loop, and no function holds every kind's
+ * loops (inlined into one function, they took gcc 0.9 GB for the float64 instances
+ * of one SIMD path). */
+#if defined(__GNUC__) || defined(__clang__)
+#define FL_EW_NOINLINE static __attribute__((noinline))
+#else
+#define FL_EW_NOINLINE static
+#endif
+#define FL_EW_BLOCK_FN(name, kind)                                                  \
+    FL_EW_NOINLINE double FL_FN(ew_block_##name)(const FL_FN(fl_ew_ctx) * cx,       \
+                                                 int64_t k0, int64_t k1)            \
+    {                                                                               \
+        return FL_FN(ew_block_kind)(cx, k0, k1, kind);                              \
+    }
+FL_EW_KINDS(FL_EW_BLOCK_FN)
+
 static double FL_FN(ew_block_any)(const FL_FN(fl_ew_ctx) * cx, int64_t k0, int64_t k1,
                                   int kind)
 {
@@ -223,38 +250,13 @@ static double FL_FN(ew_block_any)(const FL_FN(fl_ew_ctx) * cx, int64_t k0, int64
             kind = FL_EW_BCE_PROB_SOFT;
     }
     switch (kind) {
-    case FL_EW_BCE_LOGITS:
-        return FL_FN(ew_block_kind)(cx, k0, k1, FL_EW_BCE_LOGITS);
-    case FL_EW_L1:
-        return FL_FN(ew_block_kind)(cx, k0, k1, FL_EW_L1);
-    case FL_EW_HUBER:
-        return FL_FN(ew_block_kind)(cx, k0, k1, FL_EW_HUBER);
-    case FL_EW_SMOOTH_L1:
-        return FL_FN(ew_block_kind)(cx, k0, k1, FL_EW_SMOOTH_L1);
-    case FL_EW_LOG_COSH:
-        return FL_FN(ew_block_kind)(cx, k0, k1, FL_EW_LOG_COSH);
-    case FL_EW_BCE_PROB:
-        return FL_FN(ew_block_kind)(cx, k0, k1, FL_EW_BCE_PROB);
-    case FL_EW_SIGMOID_FOCAL:
-        return FL_FN(ew_block_kind)(cx, k0, k1, FL_EW_SIGMOID_FOCAL);
-    case FL_EW_FOCAL_HARD:
-        return FL_FN(ew_block_kind)(cx, k0, k1, FL_EW_FOCAL_HARD);
-    case FL_EW_FOCAL_HARD2:
-        return FL_FN(ew_block_kind)(cx, k0, k1, FL_EW_FOCAL_HARD2);
-    case FL_EW_FOCAL_HARD2NZ:
-        return FL_FN(ew_block_kind)(cx, k0, k1, FL_EW_FOCAL_HARD2NZ);
-    case FL_EW_BCE_NOLS:
-        return FL_FN(ew_block_kind)(cx, k0, k1, FL_EW_BCE_NOLS);
-    case FL_EW_BCE_HARD:
-        return FL_FN(ew_block_kind)(cx, k0, k1, FL_EW_BCE_HARD);
-    case FL_EW_BCE_PROB_HARD:
-        return FL_FN(ew_block_kind)(cx, k0, k1, FL_EW_BCE_PROB_HARD);
-    case FL_EW_BCE_PROB_SOFT:
-        return FL_FN(ew_block_kind)(cx, k0, k1, FL_EW_BCE_PROB_SOFT);
-    case FL_EW_FOCAL_SOFT:
-        return FL_FN(ew_block_kind)(cx, k0, k1, FL_EW_FOCAL_SOFT);
+#define FL_EW_CASE(name, kind)                                                      \
+    case kind:                                                                      \
+        return FL_FN(ew_block_##name)(cx, k0, k1);
+        FL_EW_KINDS(FL_EW_CASE)
+#undef FL_EW_CASE
     default:
-        return FL_FN(ew_block_kind)(cx, k0, k1, FL_EW_MSE);
+        return FL_FN(ew_block_mse)(cx, k0, k1);
     }
 }
 
@@ -320,3 +322,6 @@ int FL_FN(fl_ew_run)(fl_ew_args *a, int n_threads)
 
 #undef FL_FN
 #undef FL_WSUM
+#undef FL_EW_KINDS
+#undef FL_EW_NOINLINE
+#undef FL_EW_BLOCK_FN
