@@ -1,5 +1,5 @@
 /* Elementwise losses: the entry points, which pick at run time the instance of the
- * SIMD path in use (fl_elementwise_base.c, _avx2.c, _avx512.c). */
+ * SIMD path in use (fl_elementwise_<path>_<dtype>.c: base, avx2, avx512 x f32, f64). */
 #include "fl_dispatch.h"
 #include "fl_elementwise.h"
 

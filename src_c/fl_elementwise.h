@@ -51,7 +51,7 @@ typedef struct fl_ew_args {
 int fl_ew_f32(fl_ew_args *args, int n_threads);
 int fl_ew_f64(fl_ew_args *args, int n_threads);
 
-/* Their instances, one per dtype and SIMD path (fl_elementwise_<path>.c). */
+/* Their instances, one per dtype and SIMD path (fl_elementwise_<path>_<dtype>.c). */
 #define FL_EW_INSTANCE(ts, T, path) int FL_CAT3(fl_ew_run, ts, path)(fl_ew_args *, int);
 FL_FOR_EACH_INSTANCE(FL_EW_INSTANCE)
 

@@ -1,11 +1,13 @@
-/* One SIMD path's instances of one kernel family. Every family has one file per path,
- * fl_<family>_base.c, _avx2.c and _avx512.c, which defines FL_IMPL (the family's
+/* One SIMD path's instances of one kernel family. Each family has one file per path,
+ * fl_<family>_base.c, _avx2.c and _avx512.c, that defines FL_IMPL (the family's
  * kernel body header, compiled once per dtype: see fl_instance.h) and
  * FL_INSTANCE_PATH (FL_SIMD_BASELINE, FL_SIMD_AVX2 or FL_SIMD_AVX512) and includes
- * this header; the family's entry points (fl_<family>.c) pick an instance at run
- * time with FL_PICK (fl_dispatch.h). One path per translation unit, so that the
- * paths compile in parallel and no compiler process holds them all (the three paths
- * of the elementwise losses in one file took 2+ minutes and 1.1 GB to compile).
+ * this header; the elementwise losses have one per path and dtype
+ * (fl_elementwise_<path>_f32.c, _f64.c: FL_INSTANCE_DTYPE too). The family's entry
+ * points (fl_<family>.c) pick an instance at run time with FL_PICK (fl_dispatch.h).
+ * One path per translation unit, so that the paths compile in parallel and no
+ * compiler process holds them all (the three paths of the elementwise losses in one
+ * file took 190 s and 1.1 GB to compile).
  *
  * An instance's entry points are extern, named <name>_<f32|f64>_<path> and declared
  * in the family's header; the rest is static. The AVX2 and AVX-512 paths are the
