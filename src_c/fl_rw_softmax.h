@@ -43,37 +43,6 @@
  *   KL = sum_{p_c > 0} p_c (log p_c - a_c) + (sum p) log sum A,
  *   d/ds_c = T ((sum p) Q_c - p_c); a term with p_c == 0 is 0 even where s_c = -inf. */
 
-/* Sweep 1 over [0, len): the maximum (NaN is never picked; a NaN row turns into NaN
- * through exp in sweep 2). */
-FL_INLINE FL_T FL_FN(rw_max)(const FL_T *x, int64_t len)
-{
-#if defined(__clang__)
-    /* clang starts each lane of an `omp simd reduction(max)` at the lowest finite
-     * value instead of -inf, which made an all -inf row's maximum finite (and its
-     * loss finite): keep the lanes by hand, starting at -inf. */
-    FL_T lane[8];
-    int64_t k;
-    int j;
-    for (j = 0; j < 8; j++)
-        lane[j] = -(FL_T)INFINITY;
-    for (k = 0; k + 8 <= len; k += 8)
-        for (j = 0; j < 8; j++)
-            lane[j] = x[k + j] > lane[j] ? x[k + j] : lane[j];
-    for (; k < len; k++)
-        lane[0] = x[k] > lane[0] ? x[k] : lane[0];
-    for (j = 1; j < 8; j++)
-        lane[0] = lane[j] > lane[0] ? lane[j] : lane[0];
-    return lane[0];
-#else
-    FL_T m = -(FL_T)INFINITY;
-    int64_t k;
-#pragma omp simd reduction(max : m)
-    for (k = 0; k < len; k++)
-        m = x[k] > m ? x[k] : m;
-    return m;
-#endif
-}
-
 /* log of a probability p >= 0 in the dtype, subnormals included (the vector log
  * expects normal input: a subnormal is scaled up by 2^24 / 2^54 first). */
 FL_INLINE FL_T FL_FN(rw_tlog)(FL_T p)
@@ -298,28 +267,17 @@ FL_INLINE void FL_FN(klp_sum)(const FL_T *s, const FL_T *p, FL_T *g, int64_t len
     part[2] += FL_FN(lanes_total)(h);
 }
 
-/* ---- row state and the chunk steps shared by whole and split rows ------------- */
-
-typedef struct {
-    const FL_T *x, *x2; /* the row of x, and of x2 (KL)                        */
-    FL_T *g;            /* the row of grad, or NULL                            */
-    int64_t y;          /* focal: the target, else -1                          */
-    double xy;          /* focal: x[y], read before sweep 2 may overwrite it   */
-    FL_T m1, m2;        /* max of x; max of x2 (KL logits)                     */
-    double sums[3];     /* sweep-2 sums, by kind (see the sum bodies)          */
-    FL_T ca, cb;        /* sweep-3 coefficients                                */
-    double gy;          /* focal: the target entry of the gradient             */
-} FL_FN(rw_row);
+/* ---- the sweeps of one row or chunk (the row state is the engine's sm_row) ----- */
 
 FL_INLINE void FL_FN(soft_max)(const int kind, const FL_T *x, const FL_T *x2,
                                int64_t len, FL_T *m)
 {
-    m[0] = FL_FN(rw_max)(x, len);
-    m[1] = kind == FL_RW_KL_LOGITS ? FL_FN(rw_max)(x2, len) : -(FL_T)INFINITY;
+    m[0] = FL_FN(sm_max)(x, len);
+    m[1] = kind == FL_RW_KL_LOGITS ? FL_FN(sm_max)(x2, len) : -(FL_T)INFINITY;
 }
 
 FL_INLINE void FL_FN(soft_sum)(const FL_FN(rw_ctx) * cx, const int kind,
-                               const FL_FN(rw_row) * r, int64_t k0, int64_t len,
+                               const FL_FN(sm_row) * r, int64_t k0, int64_t len,
                                double *part)
 {
     FL_T *g = r->g ? r->g + k0 : NULL;
@@ -345,7 +303,7 @@ FL_INLINE void FL_FN(soft_sum)(const FL_FN(rw_ctx) * cx, const int kind,
 }
 
 FL_INLINE void FL_FN(soft_grad)(const FL_FN(rw_ctx) * cx, const int kind,
-                                const FL_FN(rw_row) * r, int64_t k0, int64_t len)
+                                const FL_FN(sm_row) * r, int64_t k0, int64_t len)
 {
     FL_T *g = r->g + k0;
     const FL_T *x2 = r->x2 ? r->x2 + k0 : NULL;
@@ -367,71 +325,12 @@ FL_INLINE void FL_FN(soft_grad)(const FL_FN(rw_ctx) * cx, const int kind,
     }
 }
 
-/* Out-of-line copies, one compiled body each, used for long rows both when a row is
- * done by one thread and when it is split across threads: the same machine code on
- * the same chunks gives the same bits whatever the thread count. */
-FL_NOINLINE void FL_FN(chunk_max)(int kind, const FL_T *x, const FL_T *x2, int64_t len,
-                                  FL_T *m)
+/* Sets up row i (the engine's hook); returns 0 for an ignored focal row. */
+FL_INLINE int FL_FN(sm_start)(const FL_FN(rw_ctx) * cx, int64_t i, FL_FN(sm_row) * r)
 {
-    FL_FN(soft_max)(kind, x, x2, len, m);
-}
-
-FL_NOINLINE void FL_FN(chunk_sum)(const FL_FN(rw_ctx) * cx, int kind,
-                                  const FL_FN(rw_row) * r, int64_t k0, int64_t len,
-                                  double *part)
-{
-    switch (kind) {
-    case FL_RW_FOCAL:
-        FL_FN(soft_sum)(cx, FL_RW_FOCAL, r, k0, len, part);
-        break;
-    case FL_RW_KL_LOGITS:
-        FL_FN(soft_sum)(cx, FL_RW_KL_LOGITS, r, k0, len, part);
-        break;
-    default:
-        FL_FN(soft_sum)(cx, FL_RW_KL_PROBS, r, k0, len, part);
-    }
-}
-
-FL_NOINLINE void FL_FN(chunk_grad)(const FL_FN(rw_ctx) * cx, int kind,
-                                   const FL_FN(rw_row) * r, int64_t k0, int64_t len)
-{
-    switch (kind) {
-    case FL_RW_FOCAL:
-        FL_FN(soft_grad)(cx, FL_RW_FOCAL, r, k0, len);
-        break;
-    case FL_RW_KL_LOGITS:
-        FL_FN(soft_grad)(cx, FL_RW_KL_LOGITS, r, k0, len);
-        break;
-    default:
-        FL_FN(soft_grad)(cx, FL_RW_KL_PROBS, r, k0, len);
-    }
-}
-
-/* Sets up row i; returns 0 for an ignored focal row (its gradient zeroed). */
-FL_INLINE int FL_FN(soft_begin)(const FL_FN(rw_ctx) * cx, int64_t i, FL_FN(rw_row) * r)
-{
-    const int64_t c = cx->c;
-    int64_t k;
-    r->x = cx->x + i * c;
-    r->x2 = cx->x2 ? cx->x2 + i * c : NULL;
-    r->g = cx->g ? cx->g + i * c : NULL;
-    r->y = -1;
-    r->xy = 0.0;
-    r->m1 = r->m2 = -(FL_T)INFINITY;
-    r->sums[0] = r->sums[1] = r->sums[2] = 0.0;
-    r->ca = r->cb = 0;
-    r->gy = 0.0;
-    if (cx->kind == FL_RW_FOCAL) {
-        r->y = cx->y[i];
-        if (r->y == cx->ignore_index) {
-            if (r->g)
-                for (k = 0; k < c; k++)
-                    r->g[k] = 0;
-            return 0;
-        }
-        r->xy = (double)r->x[r->y];
-    }
-    return 1;
+    return FL_FN(sm_begin)(r, cx->x, cx->x2, cx->g,
+                           cx->kind == FL_RW_FOCAL ? cx->y : NULL, cx->ignore_index,
+                           cx->c, i);
 }
 
 /* After sweep 2: the row loss (times its sample weight) and the sweep-3
@@ -439,11 +338,10 @@ FL_INLINE int FL_FN(soft_begin)(const FL_FN(rw_ctx) * cx, int64_t i, FL_FN(rw_ro
  * kernels' own exp/log rather than libm's: cheaper on short rows, and no call into
  * SSE-encoded libm code from AVX code (a transition penalty on many x86 CPUs). */
 FL_INLINE double FL_FN(soft_finish)(const FL_FN(rw_ctx) * cx, const int kind,
-                                    int64_t i, FL_FN(rw_row) * r)
+                                    int64_t i, FL_FN(sm_row) * r)
 {
     const double swi = cx->sw ? (double)cx->sw[i] : 1.0;
-    /* s_i / D: 1 / D overflows for a subnormal D (see fl_softmax_ce_impl.h) */
-    const double rs = cx->den != 0 ? swi / cx->den : 0.0;
+    const double rs = FL_FN(sm_row_scale)(cx->den, swi);
     if (kind == FL_RW_FOCAL) {
         const double gamma = cx->gamma;
         const double aw = cx->cw ? (double)cx->cw[r->y] : 1.0;
@@ -477,117 +375,78 @@ FL_INLINE double FL_FN(soft_finish)(const FL_FN(rw_ctx) * cx, const int kind,
     }
 }
 
-/* One row on one thread. `chunked` (a constant at each call site) selects the
- * out-of-line chunk functions for long rows; short rows use the inlined bodies. */
-FL_INLINE double FL_FN(soft_row)(const FL_FN(rw_ctx) * cx, const int kind, int64_t i,
-                                 const int chunked)
+/* One short row (c < FL_SPLIT_MIN_COLS) on one thread, the sweeps inlined with
+ * `kind` a constant; long rows go through the engine's sm_long_row
+ * (fl_sm_driver.h). */
+FL_INLINE double FL_FN(soft_row)(const FL_FN(rw_ctx) * cx, const int kind, int64_t i)
 {
     const int64_t c = cx->c;
-    FL_FN(rw_row) r;
+    FL_FN(sm_row) r;
     FL_T m[2];
     double loss;
-    int64_t k0;
-    if (!FL_FN(soft_begin)(cx, i, &r))
+    if (!FL_FN(sm_start)(cx, i, &r))
         return 0.0;
-    if (!chunked) {
-        FL_FN(soft_max)(kind, r.x, r.x2, c, m);
-        r.m1 = m[0];
-        r.m2 = m[1];
-        FL_FN(soft_sum)(cx, kind, &r, 0, c, r.sums);
-    } else {
-        for (k0 = 0; k0 < c; k0 += FL_CHUNK) {
-            const int64_t len = c - k0 < FL_CHUNK ? c - k0 : FL_CHUNK;
-            FL_FN(chunk_max)(kind, r.x + k0, r.x2 ? r.x2 + k0 : NULL, len, m);
-            r.m1 = m[0] > r.m1 ? m[0] : r.m1;
-            r.m2 = m[1] > r.m2 ? m[1] : r.m2;
-        }
-        for (k0 = 0; k0 < c; k0 += FL_CHUNK) {
-            const int64_t len = c - k0 < FL_CHUNK ? c - k0 : FL_CHUNK;
-            double part[3] = {0.0, 0.0, 0.0};
-            FL_FN(chunk_sum)(cx, kind, &r, k0, len, part);
-            r.sums[0] += part[0];
-            r.sums[1] += part[1];
-            r.sums[2] += part[2];
-        }
-    }
+    FL_FN(soft_max)(kind, r.x, r.x2, c, m);
+    r.m1 = m[0];
+    r.m2 = m[1];
+    FL_FN(soft_sum)(cx, kind, &r, 0, c, r.sums);
     loss = FL_FN(soft_finish)(cx, kind, i, &r);
     if (r.g) {
-        if (!chunked) {
-            FL_FN(soft_grad)(cx, kind, &r, 0, c);
-        } else {
-            for (k0 = 0; k0 < c; k0 += FL_CHUNK) {
-                const int64_t len = c - k0 < FL_CHUNK ? c - k0 : FL_CHUNK;
-                FL_FN(chunk_grad)(cx, kind, &r, k0, len);
-            }
-        }
+        FL_FN(soft_grad)(cx, kind, &r, 0, c);
         if (kind == FL_RW_FOCAL)
             r.g[r.y] = (FL_T)r.gy;
     }
     return loss;
 }
 
-#if FL_HAVE_OPENMP
-/* One long row split across nt threads, in three phases separated by barriers. The
- * chunk partials are combined in chunk order exactly as soft_row does with
- * chunked = 1, so the bits do not depend on nt. scratch holds 5 * nchunks doubles. */
-static double FL_FN(soft_row_split)(const FL_FN(rw_ctx) * cx, int64_t i, int nt,
-                                    double *scratch)
+/* The engine's hooks for a long row (fl_sm_driver.h): the chunk steps out of line,
+ * each switching once on the kind. */
+#define FL_SM_CTX FL_FN(rw_ctx)
+
+FL_NOINLINE void FL_FN(sm_chunk_max)(const FL_SM_CTX *cx, const FL_FN(sm_row) * r,
+                                     int64_t k0, int64_t len, FL_T *m)
 {
-    const int64_t c = cx->c, nch = (c + FL_CHUNK - 1) / FL_CHUNK;
-    const int kind = cx->kind;
-    double *cmax = scratch, *parts = scratch + 2 * nch;
-    double loss = 0.0;
-    FL_FN(rw_row) r;
-    if (!FL_FN(soft_begin)(cx, i, &r))
-        return 0.0;
-#pragma omp parallel num_threads(nt)
-    {
-        int64_t k;
-#pragma omp for schedule(static)
-        for (k = 0; k < nch; k++) {
-            const int64_t k0 = k * FL_CHUNK;
-            const int64_t len = c - k0 < FL_CHUNK ? c - k0 : FL_CHUNK;
-            FL_T m[2];
-            FL_FN(chunk_max)(kind, r.x + k0, r.x2 ? r.x2 + k0 : NULL, len, m);
-            cmax[2 * k] = (double)m[0];
-            cmax[2 * k + 1] = (double)m[1];
-        }
-#pragma omp single
-        {
-            for (k = 0; k < nch; k++) {
-                const FL_T m0 = (FL_T)cmax[2 * k], m1 = (FL_T)cmax[2 * k + 1];
-                r.m1 = m0 > r.m1 ? m0 : r.m1;
-                r.m2 = m1 > r.m2 ? m1 : r.m2;
-            }
-        }
-#pragma omp for schedule(static)
-        for (k = 0; k < nch; k++) {
-            const int64_t k0 = k * FL_CHUNK;
-            const int64_t len = c - k0 < FL_CHUNK ? c - k0 : FL_CHUNK;
-            double *part = parts + 3 * k;
-            part[0] = part[1] = part[2] = 0.0;
-            FL_FN(chunk_sum)(cx, kind, &r, k0, len, part);
-        }
-#pragma omp single
-        {
-            for (k = 0; k < nch; k++) {
-                r.sums[0] += parts[3 * k];
-                r.sums[1] += parts[3 * k + 1];
-                r.sums[2] += parts[3 * k + 2];
-            }
-            loss = FL_FN(soft_finish)(cx, kind, i, &r);
-        }
-        if (r.g) {
-#pragma omp for schedule(static)
-            for (k = 0; k < nch; k++) {
-                const int64_t k0 = k * FL_CHUNK,
-                              len = c - k0 < FL_CHUNK ? c - k0 : FL_CHUNK;
-                FL_FN(chunk_grad)(cx, kind, &r, k0, len);
-            }
-        }
-    }
-    if (r.g && kind == FL_RW_FOCAL)
-        r.g[r.y] = (FL_T)r.gy;
-    return loss;
+    FL_FN(soft_max)(cx->kind, r->x + k0, r->x2 ? r->x2 + k0 : NULL, len, m);
 }
-#endif
+
+FL_NOINLINE void FL_FN(sm_chunk_sum)(const FL_SM_CTX *cx, const FL_FN(sm_row) * r,
+                                     int64_t k0, int64_t len, double *part)
+{
+    switch (cx->kind) {
+    case FL_RW_FOCAL:
+        FL_FN(soft_sum)(cx, FL_RW_FOCAL, r, k0, len, part);
+        break;
+    case FL_RW_KL_LOGITS:
+        FL_FN(soft_sum)(cx, FL_RW_KL_LOGITS, r, k0, len, part);
+        break;
+    default:
+        FL_FN(soft_sum)(cx, FL_RW_KL_PROBS, r, k0, len, part);
+    }
+}
+
+FL_INLINE double FL_FN(sm_finish)(const FL_SM_CTX *cx, int64_t i, FL_FN(sm_row) * r)
+{
+    return FL_FN(soft_finish)(cx, cx->kind, i, r);
+}
+
+FL_NOINLINE void FL_FN(sm_chunk_grad)(const FL_SM_CTX *cx, const FL_FN(sm_row) * r,
+                                      int64_t k0, int64_t len)
+{
+    switch (cx->kind) {
+    case FL_RW_FOCAL:
+        FL_FN(soft_grad)(cx, FL_RW_FOCAL, r, k0, len);
+        break;
+    case FL_RW_KL_LOGITS:
+        FL_FN(soft_grad)(cx, FL_RW_KL_LOGITS, r, k0, len);
+        break;
+    default:
+        FL_FN(soft_grad)(cx, FL_RW_KL_PROBS, r, k0, len);
+    }
+}
+
+/* Focal writes its target entry -alpha_y K u directly (see the top). */
+FL_INLINE void FL_FN(sm_end)(const FL_SM_CTX *cx, FL_FN(sm_row) * r)
+{
+    if (cx->kind == FL_RW_FOCAL)
+        r->g[r->y] = (FL_T)r->gy;
+}

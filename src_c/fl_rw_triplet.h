@@ -116,8 +116,7 @@ FL_INLINE double FL_FN(tri_row)(const FL_FN(rw_ctx) * cx, int64_t i, const int n
     const int64_t c = cx->c;
     const FL_T *a = cx->x + i * c, *p = cx->x2 + i * c, *n = cx->x3 + i * c;
     const double swi = cx->sw ? (double)cx->sw[i] : 1.0;
-    /* s_i / D: 1 / D overflows for a subnormal D (see fl_softmax_ce_impl.h) */
-    const double rs = cx->den != 0 ? swi / cx->den : 0.0;
+    const double rs = FL_FN(sm_row_scale)(cx->den, swi);
     const double dap = FL_FN(tri_dist)(cx, a, p, c, nk);
     const double dan = FL_FN(tri_dist)(cx, a, n, c, nk);
     double dpn = 0.0, dneg = dan, can = 1.0, cpn = 0.0, h;

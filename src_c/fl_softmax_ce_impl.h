@@ -12,42 +12,7 @@
 
 #define FL_FN(name) FL_CAT3(name, FL_TS, FL_PATH)
 
-#if defined(__GNUC__) || defined(__clang__)
-#define FL_NOINLINE static __attribute__((noinline))
-#else
-#define FL_NOINLINE static
-#endif
-
-/* Sweep 1 over elements [0, len): the maximum (NaN is never picked; a NaN row turns
- * into NaN through exp in sweep 2). */
-FL_INLINE FL_T FL_FN(max_body)(const FL_T *x, int64_t len)
-{
-#if defined(__clang__)
-    /* clang starts each lane of an `omp simd reduction(max)` at the lowest finite
-     * value instead of -inf, which made an all -inf row's maximum finite (and its
-     * loss finite): keep the lanes by hand, starting at -inf. */
-    FL_T lane[8];
-    int64_t k;
-    int j;
-    for (j = 0; j < 8; j++)
-        lane[j] = -(FL_T)INFINITY;
-    for (k = 0; k + 8 <= len; k += 8)
-        for (j = 0; j < 8; j++)
-            lane[j] = x[k + j] > lane[j] ? x[k + j] : lane[j];
-    for (; k < len; k++)
-        lane[0] = x[k] > lane[0] ? x[k] : lane[0];
-    for (j = 1; j < 8; j++)
-        lane[0] = lane[j] > lane[0] ? lane[j] : lane[0];
-    return lane[0];
-#else
-    FL_T m = -(FL_T)INFINITY;
-    int64_t k;
-#pragma omp simd reduction(max : m)
-    for (k = 0; k < len; k++)
-        m = x[k] > m ? x[k] : m;
-    return m;
-#endif
-}
+#include "fl_sm_engine.h"
 
 /* Sweep 2 loop, specialised at each call site on the constants mode, has_g and
  * has_w: a run-time `if (w)` / `if (g)` inside a vector loop becomes an AVX masked
@@ -176,47 +141,20 @@ FL_INLINE void FL_FN(grad_body)(FL_T *g, const FL_T *p, const FL_T *w, int64_t l
     }
 }
 
-/* Out-of-line copies, one compiled body each, used for long rows both when a row is
- * done by one thread and when it is split across threads: the same machine code on
- * the same chunks gives the same bits whatever the thread count. */
-FL_NOINLINE FL_T FL_FN(chunk_max)(const FL_T *x, int64_t len)
-{
-    return FL_FN(max_body)(x, len);
-}
-
-FL_NOINLINE void FL_FN(chunk_sum)(const FL_T *x, const FL_T *p, const FL_T *w, FL_T *g,
-                                  int64_t len, FL_T m, FL_T pa, FL_T pb, int mode,
-                                  double *sums)
-{
-    FL_FN(sum_body)(x, p, w, g, len, m, pa, pb, mode, sums);
-}
-
-FL_NOINLINE void FL_FN(chunk_grad)(FL_T *g, const FL_T *p, const FL_T *w, int64_t len,
-                                   FL_T alpha, FL_T beta, FL_T pa, FL_T pb, int soft)
-{
-    FL_FN(grad_body)(g, p, w, len, alpha, beta, pa, pb, soft);
-}
-
 /* Constants shared by every row of a call. */
 typedef struct {
     const FL_T *x, *p, *w, *sw;
     const int64_t *y;
     FL_T *g, *loss_rows;
-    int64_t n, c, ignore_index;
+    int64_t c, ignore_index;
     double eps, z, den, wsum; /* den: D dk for "mean" (0 when D == 0), else 1 */
     double dk; /* 2^600 for a tiny D (below 2^-500), else 1 */
     FL_T pa, pb; /* p' = pa p + pb = (1 - eps) p + eps / c */
     int mode;
 } FL_FN(fl_ctx);
 
-/* The row's scale rs = s_i / D ("mean") or s_i, s_i its sample weight. s_i / D, not
- * s_i * (1 / D): 1 / D overflows for a subnormal D (weights of 5e-324), and inf * 0
- * made a NaN gradient out of finite inputs. */
-FL_INLINE double FL_FN(row_scale)(const FL_FN(fl_ctx) * cx, double swi)
-{
-    return cx->den != 0 ? swi / cx->den : 0.0;
-}
-/* (For a tiny D, D itself would make s_i / D overflow where the products with the
+/* The row's scale rs = s_i / D ("mean") or s_i, s_i its sample weight, is
+ * sm_row_scale(cx->den, s_i). (For a tiny D, D itself would make s_i / D overflow where the products with the
  * class weights that the gradient needs, w_y / D for one, are finite: den is then
  * D dk, dk = 2^600, and row_loss multiplies those weight terms by dk too. A power of
  * two, and 1 for every D above 2^-500: no bit changes there.) */
@@ -224,7 +162,7 @@ FL_INLINE double FL_FN(row_scale)(const FL_FN(fl_ctx) * cx, double swi)
 /* After sweep 2: the row loss, and the sweep-3 coefficients alpha, beta and (hard
  * targets) gamma, the amount taken off the target entry, from the sums of sweep 2:
  * s = sum e, sa and sd (see sum_body). swi is the row's sample weight, rs its
- * row_scale and wy its target's class weight (hard targets); `mode` is cx->mode,
+ * sm_row_scale and wy its target's class weight (hard targets); `mode` is cx->mode,
  * passed as a constant where the caller knows it. */
 FL_INLINE double FL_FN(row_loss)(const FL_FN(fl_ctx) * cx, const int mode, FL_T m,
                                  double xy, double s, double sa, double sd,
@@ -232,7 +170,7 @@ FL_INLINE double FL_FN(row_loss)(const FL_FN(fl_ctx) * cx, const int mode, FL_T 
                                  double *alpha, double *beta, double *gamma)
 {
     const double lse = (double)m + log_s;
-    /* the weight terms times dk (1 but for a tiny D: see row_scale), so that the
+    /* the weight terms times dk (1 but for a tiny D: see sm_row_scale), so that the
      * row loss and alpha, beta, gamma are those of D dk; the loss total is divided
      * by D dk */
     const double dk = cx->dk;
@@ -273,7 +211,7 @@ FL_INLINE double FL_FN(row_finish)(const FL_FN(fl_ctx) * cx, int64_t i, FL_T m,
     const double swi = cx->sw ? (double)cx->sw[i] : 1.0;
     const double wy = cx->y && cx->w ? (double)cx->w[cx->y[i]] : 1.0;
     return FL_FN(row_loss)(cx, cx->mode, m, xy, sums[0], sums[1], sums[2], log_s, swi,
-                           FL_FN(row_scale)(cx, swi), wy, alpha, beta, gamma);
+                           FL_FN(sm_row_scale)(cx->den, swi), wy, alpha, beta, gamma);
 }
 
 FL_INLINE void FL_FN(zero_row)(FL_T *g, int64_t c)
@@ -283,67 +221,79 @@ FL_INLINE void FL_FN(zero_row)(FL_T *g, int64_t c)
         g[k] = 0;
 }
 
-/* One row on one thread. `chunked` (a constant at each call site) selects the
- * out-of-line chunk functions for long rows; short rows use the inlined bodies. */
-FL_INLINE double FL_FN(row)(const FL_FN(fl_ctx) * cx, int64_t i, int chunked)
+/* One short row (c < FL_SPLIT_MIN_COLS) on one thread, the sweeps inlined; long rows
+ * go through the engine's sm_long_row (fl_sm_driver.h). */
+FL_INLINE double FL_FN(row)(const FL_FN(fl_ctx) * cx, int64_t i)
 {
     const int64_t c = cx->c;
-    const FL_T *x = cx->x + i * c;
-    const FL_T *p = cx->p ? cx->p + i * c : NULL;
-    FL_T *g = cx->g ? cx->g + i * c : NULL;
-    double sums[3] = {0.0, 0.0, 0.0};
-    double alpha, beta, gamma, xy = 0.0, loss;
-    FL_T m = -(FL_T)INFINITY;
-    int64_t y = -1, k0;
-
-    if (cx->y) {
-        y = cx->y[i];
-        if (y == cx->ignore_index) {
-            if (g)
-                FL_FN(zero_row)(g, c);
-            return 0.0;
-        }
-        xy = (double)x[y]; /* read before sweep 2 may overwrite it (in place) */
-    }
-    if (!chunked) {
-        m = FL_FN(max_body)(x, c);
-        FL_FN(sum_body)(x, p, cx->w, g, c, m, cx->pa, cx->pb, cx->mode, sums);
-    } else {
-        for (k0 = 0; k0 < c; k0 += FL_CHUNK) {
-            FL_T cm = FL_FN(chunk_max)(x + k0, c - k0 < FL_CHUNK ? c - k0 : FL_CHUNK);
-            m = cm > m ? cm : m;
-        }
-        for (k0 = 0; k0 < c; k0 += FL_CHUNK) {
-            int64_t len = c - k0 < FL_CHUNK ? c - k0 : FL_CHUNK;
-            double part[3] = {0.0, 0.0, 0.0};
-            FL_FN(chunk_sum)(x + k0, p ? p + k0 : NULL, cx->w ? cx->w + k0 : NULL,
-                             g ? g + k0 : NULL, len, m, cx->pa, cx->pb, cx->mode,
-                             part);
-            sums[0] += part[0];
-            sums[1] += part[1];
-            sums[2] += part[2];
-        }
-    }
-    loss = FL_FN(row_finish)(cx, i, m, xy, sums, FL_DLOG(sums[0]), &alpha, &beta,
-                             &gamma);
-    if (g) {
-        if (!chunked) {
-            FL_FN(grad_body)(g, p, cx->w, c, (FL_T)alpha, (FL_T)beta, cx->pa, cx->pb,
-                             cx->mode == FL_MODE_SOFT);
-        } else {
-            for (k0 = 0; k0 < c; k0 += FL_CHUNK) {
-                int64_t len = c - k0 < FL_CHUNK ? c - k0 : FL_CHUNK;
-                FL_FN(chunk_grad)(g + k0, p ? p + k0 : NULL, cx->w ? cx->w + k0 : NULL,
-                                  len, (FL_T)alpha, (FL_T)beta, cx->pa, cx->pb,
-                                  cx->mode == FL_MODE_SOFT);
-            }
-        }
-        if (y >= 0)
-            g[y] -= (FL_T)gamma;
+    FL_FN(sm_row) r;
+    double alpha, beta, gamma, loss;
+    if (!FL_FN(sm_begin)(&r, cx->x, cx->p, cx->g, cx->y, cx->ignore_index, c, i))
+        return 0.0;
+    r.m1 = FL_FN(sm_max)(r.x, c);
+    FL_FN(sum_body)(r.x, r.x2, cx->w, r.g, c, r.m1, cx->pa, cx->pb, cx->mode, r.sums);
+    loss = FL_FN(row_finish)(cx, i, r.m1, r.xy, r.sums, FL_DLOG(r.sums[0]), &alpha,
+                             &beta, &gamma);
+    if (r.g) {
+        FL_FN(grad_body)(r.g, r.x2, cx->w, c, (FL_T)alpha, (FL_T)beta, cx->pa, cx->pb,
+                         cx->mode == FL_MODE_SOFT);
+        if (r.y >= 0)
+            r.g[r.y] -= (FL_T)gamma;
     }
     return loss;
 }
 
+/* The engine's hooks for a long row (fl_sm_driver.h): the chunk steps out of line. */
+#define FL_SM_CTX FL_FN(fl_ctx)
+
+FL_INLINE int FL_FN(sm_start)(const FL_SM_CTX *cx, int64_t i, FL_FN(sm_row) * r)
+{
+    return FL_FN(sm_begin)(r, cx->x, cx->p, cx->g, cx->y, cx->ignore_index, cx->c, i);
+}
+
+FL_NOINLINE void FL_FN(sm_chunk_max)(const FL_SM_CTX *cx, const FL_FN(sm_row) * r,
+                                     int64_t k0, int64_t len, FL_T *m)
+{
+    (void)cx;
+    m[0] = FL_FN(sm_max)(r->x + k0, len);
+    m[1] = -(FL_T)INFINITY;
+}
+
+FL_NOINLINE void FL_FN(sm_chunk_sum)(const FL_SM_CTX *cx, const FL_FN(sm_row) * r,
+                                     int64_t k0, int64_t len, double *part)
+{
+    FL_FN(sum_body)(r->x + k0, r->x2 ? r->x2 + k0 : NULL, cx->w ? cx->w + k0 : NULL,
+                    r->g ? r->g + k0 : NULL, len, r->m1, cx->pa, cx->pb, cx->mode,
+                    part);
+}
+
+FL_INLINE double FL_FN(sm_finish)(const FL_SM_CTX *cx, int64_t i, FL_FN(sm_row) * r)
+{
+    double alpha, beta, gamma;
+    const double loss = FL_FN(row_finish)(cx, i, r->m1, r->xy, r->sums,
+                                          FL_DLOG(r->sums[0]), &alpha, &beta, &gamma);
+    r->ca = (FL_T)alpha;
+    r->cb = (FL_T)beta;
+    r->gy = gamma;
+    return loss;
+}
+
+FL_NOINLINE void FL_FN(sm_chunk_grad)(const FL_SM_CTX *cx, const FL_FN(sm_row) * r,
+                                      int64_t k0, int64_t len)
+{
+    FL_FN(grad_body)(r->g + k0, r->x2 ? r->x2 + k0 : NULL, cx->w ? cx->w + k0 : NULL,
+                     len, r->ca, r->cb, cx->pa, cx->pb, cx->mode == FL_MODE_SOFT);
+}
+
+/* The target's share gamma, taken off after the rescale. */
+FL_INLINE void FL_FN(sm_end)(const FL_SM_CTX *cx, FL_FN(sm_row) * r)
+{
+    (void)cx;
+    if (r->y >= 0)
+        r->g[r->y] -= (FL_T)r->gy;
+}
+
+#include "fl_sm_driver.h"
 
 /* Short rows (c <= w, w = 16 or 32, class-index targets without smoothing) where the
  * lane path below measured slower: reduction blocks of fewer than FL_TINY_MIN_ROWS(c)
@@ -385,7 +335,7 @@ FL_INLINE double FL_FN(tiny_block)(const FL_FN(fl_ctx) * cx, int64_t i0, int64_t
                 v[k] = -(FL_T)INFINITY;
         }
         xy[r] = y == cx->ignore_index ? 0.0 : (double)x[y];
-        mx[r] = FL_FN(max_body)(v, w);
+        mx[r] = FL_FN(sm_max)(v, w);
         FL_FN(sum_body)(v, NULL, NULL, v, w, mx[r], 0, 0, FL_MODE_HARD, sums);
         s[r] = sums[0];
     }
@@ -560,7 +510,7 @@ static double FL_FN(tiny_rows)(const FL_FN(fl_ctx) * cx, int64_t i0, int64_t i1)
     const FL_T *w = cx->w, *swt = cx->sw;
     FL_T t[FL_TINY_ROWS_T][FL_TINY_LANES] FL_ALIGN64;
     /* Per lane (row): max, target logit, alpha and gamma; sum e, row loss, sample
-     * weight, row_scale and target class weight; the target class, -1 for a row with
+     * weight, row scale and target class weight; the target class, -1 for a row with
      * no loss (int: 64-bit integer compares do not vectorise on SSE2). */
     FL_T mx[FL_TINY_LANES] FL_ALIGN64, xy[FL_TINY_LANES] FL_ALIGN64;
     FL_T al[FL_TINY_LANES] FL_ALIGN64, gm[FL_TINY_LANES] FL_ALIGN64;
@@ -580,7 +530,7 @@ static double FL_FN(tiny_rows)(const FL_FN(fl_ctx) * cx, int64_t i0, int64_t i1)
     /* Without sample (class) weights these lanes stay 1 (1 and 1 / D). */
     for (r = 0; r < FL_TINY_LANES; r++) {
         sw[r] = 1.0;
-        rs[r] = FL_FN(row_scale)(cx, 1.0);
+        rs[r] = FL_FN(sm_row_scale)(cx->den, 1.0);
         wy[r] = 1.0;
     }
     for (i = i0; i < i1; i += FL_TINY_LANES) {
@@ -603,7 +553,7 @@ static double FL_FN(tiny_rows)(const FL_FN(fl_ctx) * cx, int64_t i0, int64_t i1)
                 sw[r] = (double)swt[i + r];
 #pragma omp simd
             for (r = 0; r < FL_TINY_LANES; r++)
-                rs[r] = FL_FN(row_scale)(cx, sw[r]);
+                rs[r] = FL_FN(sm_row_scale)(cx->den, sw[r]);
         }
         /* One row per lane: vector loops over the rows inside loops over the entries
          * (gcc does not vectorise an outer loop over two inner ones). */
@@ -617,7 +567,7 @@ static double FL_FN(tiny_rows)(const FL_FN(fl_ctx) * cx, int64_t i0, int64_t i1)
 #pragma omp simd
             for (r = 0; r < FL_TINY_LANES; r++) {
                 const FL_T x = t[k][r];
-                mx[r] = x > mx[r] ? x : mx[r]; /* NaN is never picked (as max_body) */
+                mx[r] = x > mx[r] ? x : mx[r]; /* NaN is never picked (as sm_max) */
                 xy[r] = (int)k == yl[r] ? x : xy[r];
             }
         }
@@ -665,7 +615,7 @@ static double FL_FN(tiny_rows)(const FL_FN(fl_ctx) * cx, int64_t i0, int64_t i1)
 }
 
 /* Rows [i0, i1) added in row order; the one loop every thread count runs. */
-FL_INLINE double FL_FN(rows_block)(const FL_FN(fl_ctx) * cx, int64_t i0, int64_t i1)
+static double FL_FN(rows_block)(const FL_FN(fl_ctx) * cx, int64_t i0, int64_t i1)
 {
     const int64_t c = cx->c;
     double acc = 0.0;
@@ -681,8 +631,8 @@ FL_INLINE double FL_FN(rows_block)(const FL_FN(fl_ctx) * cx, int64_t i0, int64_t
         return acc;
     }
     for (i = i0; i < i1; i++) {
-        const double li = c >= FL_SPLIT_MIN_COLS ? FL_FN(row)(cx, i, 1)
-                                                 : FL_FN(row)(cx, i, 0);
+        const double li = c >= FL_SPLIT_MIN_COLS ? FL_FN(sm_long_row)(cx, i, 1, NULL)
+                                                 : FL_FN(row)(cx, i);
         if (cx->loss_rows)
             cx->loss_rows[i] = (FL_T)li;
         acc += li;
@@ -690,164 +640,31 @@ FL_INLINE double FL_FN(rows_block)(const FL_FN(fl_ctx) * cx, int64_t i0, int64_t
     return acc;
 }
 
-#if FL_HAVE_OPENMP
-/* One long row split across nt threads, in three phases separated by barriers. The
- * chunk partials are combined in chunk order, exactly as FL_FN(row) does with
- * chunked = 1, so the bits do not depend on nt. scratch holds 4 * nchunks doubles. */
-static double FL_FN(row_split)(const FL_FN(fl_ctx) * cx, int64_t i, int nt,
-                               double *scratch)
-{
-    const int64_t c = cx->c, nch = (c + FL_CHUNK - 1) / FL_CHUNK;
-    const FL_T *x = cx->x + i * c;
-    const FL_T *p = cx->p ? cx->p + i * c : NULL;
-    FL_T *g = cx->g ? cx->g + i * c : NULL;
-    double *cmax = scratch, *parts = scratch + nch;
-    double sums[3] = {0.0, 0.0, 0.0};
-    double alpha = 0.0, beta = 0.0, gamma = 0.0, xy = 0.0, loss = 0.0;
-    FL_T m = -(FL_T)INFINITY;
-    int64_t y = -1;
-
-    if (cx->y) {
-        y = cx->y[i];
-        if (y == cx->ignore_index) {
-            if (g)
-                FL_FN(zero_row)(g, c);
-            return 0.0;
-        }
-        xy = (double)x[y];
-    }
-#pragma omp parallel num_threads(nt)
-    {
-        int64_t k;
-#pragma omp for schedule(static)
-        for (k = 0; k < nch; k++) {
-            int64_t k0 = k * FL_CHUNK, len = c - k0 < FL_CHUNK ? c - k0 : FL_CHUNK;
-            cmax[k] = (double)FL_FN(chunk_max)(x + k0, len);
-        }
-#pragma omp single
-        {
-            for (k = 0; k < nch; k++) {
-                FL_T cm = (FL_T)cmax[k];
-                m = cm > m ? cm : m;
-            }
-        }
-#pragma omp for schedule(static)
-        for (k = 0; k < nch; k++) {
-            int64_t k0 = k * FL_CHUNK, len = c - k0 < FL_CHUNK ? c - k0 : FL_CHUNK;
-            double *part = parts + 3 * k;
-            part[0] = part[1] = part[2] = 0.0;
-            FL_FN(chunk_sum)(x + k0, p ? p + k0 : NULL, cx->w ? cx->w + k0 : NULL,
-                             g ? g + k0 : NULL, len, m, cx->pa, cx->pb, cx->mode,
-                             part);
-        }
-#pragma omp single
-        {
-            for (k = 0; k < nch; k++) {
-                sums[0] += parts[3 * k];
-                sums[1] += parts[3 * k + 1];
-                sums[2] += parts[3 * k + 2];
-            }
-            loss = FL_FN(row_finish)(cx, i, m, xy, sums, FL_DLOG(sums[0]), &alpha,
-                                     &beta, &gamma);
-        }
-        if (g) {
-#pragma omp for schedule(static)
-            for (k = 0; k < nch; k++) {
-                int64_t k0 = k * FL_CHUNK, len = c - k0 < FL_CHUNK ? c - k0 : FL_CHUNK;
-                FL_FN(chunk_grad)(g + k0, p ? p + k0 : NULL, cx->w ? cx->w + k0 : NULL,
-                                  len, (FL_T)alpha, (FL_T)beta, cx->pa, cx->pb,
-                                  cx->mode == FL_MODE_SOFT);
-            }
-        }
-    }
-    if (g && y >= 0)
-        g[y] -= (FL_T)gamma;
-    return loss;
-}
-#endif
-
-/* Rows per reduction block: a block's row losses are added in row order, then the
- * block sums in block order. It depends on c only, never on the thread count. It is 1
- * whenever c >= FL_SPLIT_MIN_COLS, so the split path (which adds row by row) agrees. */
-#define FL_BLOCK_ELEMS FL_SPLIT_MIN_COLS
-
-/* Target check and the "mean" normaliser D, in row order, before anything is
- * written. Returns the first bad position, or -1. */
-static int64_t FL_FN(sce_denominator)(const fl_sce_args *args, double *denominator)
-{
-    const int64_t n = args->n, c = args->c, ignore = args->ignore_index;
-    const int64_t *y = args->prob ? NULL : args->target;
-    const FL_T *w = (const FL_T *)args->weight;
-    const FL_T *sw = (const FL_T *)args->sample_weight;
-    double d = 0.0;
-    int64_t i;
-    if (!y) {
-        if (!sw) {
-            *denominator = (double)n;
-            return -1;
-        }
-        for (i = 0; i < n; i++)
-            d += (double)sw[i];
-        *denominator = d;
-        return -1;
-    }
-    for (i = 0; i < n; i++) {
-        const int64_t t = y[i];
-        if (t == ignore)
-            continue;
-        if (t < 0 || t >= c)
-            return i;
-        d += (sw ? (double)sw[i] : 1.0) * (w ? (double)w[t] : 1.0);
-    }
-    *denominator = d;
-    return -1;
-}
-
-/* One reduction block of rows for fl_sum_blocks. */
-typedef struct {
-    const FL_FN(fl_ctx) * cx;
-    int64_t rb;
-} FL_FN(sce_span);
-
-static double FL_FN(sce_block)(const void *p, int64_t b)
-{
-    const FL_FN(sce_span) *sp = (const FL_FN(sce_span) *)p;
-    const int64_t n = sp->cx->n, i1 = (b + 1) * sp->rb < n ? (b + 1) * sp->rb : n;
-    return FL_FN(rows_block)(sp->cx, b * sp->rb, i1);
-}
-
 int FL_FN(fl_sce_run)(fl_sce_args *args, int n_threads)
 {
     FL_FN(fl_ctx) cx;
     const int64_t n = args->n, c = args->c;
-    const int64_t rb = c >= FL_BLOCK_ELEMS ? 1 : FL_BLOCK_ELEMS / c;
-    const int64_t nb = (n + rb - 1) / rb;
-    double total = 0.0;
-    int nt = n_threads < 1 ? 1 : n_threads;
-    int64_t k;
-
-    double denom = 0.0;
-    int64_t bad;
+    double total = 0.0, denom = 0.0;
+    int64_t k, bad;
 
     args->loss = 0.0;
     args->denominator = 0.0;
     args->bad_index = -1;
     if (n <= 0)
         return FL_OK;
-    bad = FL_FN(sce_denominator)(args, &denom);
-    if (bad >= 0) {
-        args->bad_index = bad;
-        return FL_EBADTARGET;
-    }
-    args->denominator = denom;
     cx.x = (const FL_T *)args->logits;
     cx.p = (const FL_T *)args->prob;
     cx.w = (const FL_T *)args->weight;
     cx.sw = (const FL_T *)args->sample_weight;
     cx.y = args->prob ? NULL : args->target;
+    bad = FL_FN(sm_denominator)(n, c, cx.y, args->ignore_index, cx.sw, cx.w, &denom);
+    if (bad >= 0) {
+        args->bad_index = bad;
+        return FL_EBADTARGET;
+    }
+    args->denominator = denom;
     cx.g = (FL_T *)args->grad;
     cx.loss_rows = (FL_T *)args->loss_rows;
-    cx.n = n;
     cx.c = c;
     cx.ignore_index = args->ignore_index;
     cx.eps = args->label_smoothing;
@@ -867,36 +684,8 @@ int FL_FN(fl_sce_run)(fl_sce_args *args, int n_threads)
         for (k = 0; k < c; k++)
             cx.wsum += (double)cx.w[k];
     }
-#if FL_HAVE_OPENMP
-    if (n * c < FL_PARALLEL_MIN)
-        nt = 1;
-    if (nt > 1 && c >= FL_SPLIT_MIN_COLS && n < 2 * (int64_t)nt) {
-        /* Few long rows: split each row across the threads. */
-        const int64_t nch = (c + FL_CHUNK - 1) / FL_CHUNK;
-        double *scratch = (double *)malloc((size_t)(4 * nch) * sizeof(double));
-        int64_t i;
-        if (!scratch)
-            return FL_ENOMEM;
-        for (i = 0; i < n; i++) {
-            double li = FL_FN(row_split)(&cx, i, nt, scratch);
-            if (cx.loss_rows)
-                cx.loss_rows[i] = (FL_T)li;
-            total += li;
-        }
-        free(scratch);
-        args->loss = !args->mean ? total : (cx.den != 0 ? total / cx.den : 0.0);
-        return FL_OK;
-    }
-    if (nt > nb)
-        nt = (int)nb;
-#else
-    nt = 1;
-#endif
-    {
-        const FL_FN(sce_span) span = {&cx, rb};
-        if (fl_sum_blocks(FL_FN(sce_block), &span, nb, nt, &total) != 0)
-            return FL_ENOMEM;
-    }
+    if (FL_FN(rows_run)(&cx, n, c, n_threads, 1, cx.loss_rows, &total) != 0)
+        return FL_ENOMEM;
     args->loss = !args->mean ? total : (cx.den != 0 ? total / cx.den : 0.0);
     return FL_OK;
 }
@@ -911,6 +700,7 @@ void FL_FN(fl_vexp)(const FL_T *x, FL_T *out, int64_t n)
 
 #undef FL_FN
 #undef FL_NOINLINE
+#undef FL_SM_CTX
 #undef FL_ALIGN64
 #undef FL_TINY_LANES
 #undef FL_TINY_ROWS_T
