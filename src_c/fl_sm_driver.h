@@ -40,14 +40,16 @@ static double FL_FN(sm_long_row)(const FL_SM_CTX *cx, int64_t i, int nt,
         return 0.0;
     if (nt <= 1) {
         for (k = 0; k < nch; k++) {
-            const int64_t k0 = k * FL_CHUNK, len = c - k0 < FL_CHUNK ? c - k0 : FL_CHUNK;
+            const int64_t k0 = k * FL_CHUNK,
+                          len = c - k0 < FL_CHUNK ? c - k0 : FL_CHUNK;
             FL_T m[2];
             FL_FN(sm_chunk_max)(cx, &r, k0, len, m);
             r.m1 = m[0] > r.m1 ? m[0] : r.m1;
             r.m2 = m[1] > r.m2 ? m[1] : r.m2;
         }
         for (k = 0; k < nch; k++) {
-            const int64_t k0 = k * FL_CHUNK, len = c - k0 < FL_CHUNK ? c - k0 : FL_CHUNK;
+            const int64_t k0 = k * FL_CHUNK,
+                          len = c - k0 < FL_CHUNK ? c - k0 : FL_CHUNK;
             double part[3] = {0.0, 0.0, 0.0};
             FL_FN(sm_chunk_sum)(cx, &r, k0, len, part);
             r.sums[0] += part[0];

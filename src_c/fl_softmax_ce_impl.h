@@ -154,10 +154,11 @@ typedef struct {
 } FL_FN(fl_ctx);
 
 /* The row's scale rs = s_i / D ("mean") or s_i, s_i its sample weight, is
- * sm_row_scale(cx->den, s_i). (For a tiny D, D itself would make s_i / D overflow where the products with the
- * class weights that the gradient needs, w_y / D for one, are finite: den is then
- * D dk, dk = 2^600, and row_loss multiplies those weight terms by dk too. A power of
- * two, and 1 for every D above 2^-500: no bit changes there.) */
+ * sm_row_scale(cx->den, s_i). For a tiny D, D itself would make s_i / D overflow
+ * where the products with the class weights that the gradient needs, w_y / D for
+ * one, are finite: den is then D dk, dk = 2^600, and row_loss multiplies those
+ * weight terms by dk too. A power of two, and 1 for every D above 2^-500: no bit
+ * changes there. */
 
 /* After sweep 2: the row loss, and the sweep-3 coefficients alpha, beta and (hard
  * targets) gamma, the amount taken off the target entry, from the sums of sweep 2:
