@@ -45,7 +45,7 @@ FL_INLINE double FL_FN(rows_loop)(const FL_FN(rw_ctx) * cx, int64_t i0, int64_t 
     for (i = i0; i < i1; i++) {
         const double li = kind == FL_RW_TRIPLET ? FL_FN(tri_row)(cx, i, sub)
                           : sub ? FL_FN(sm_long_row)(cx, i, 1, NULL)
-                                : FL_FN(soft_row)(cx, kind, i);
+                                : FL_FN(sm_short_row)(cx, kind, i);
         if (cx->loss_rows)
             cx->loss_rows[i] = (FL_T)li;
         acc += li;
@@ -139,3 +139,4 @@ int FL_FN(fl_rw_run)(fl_rw_args *args, int n_threads)
 #undef FL_FN
 #undef FL_NOINLINE
 #undef FL_SM_CTX
+#undef FL_SM_KIND

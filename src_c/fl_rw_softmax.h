@@ -269,16 +269,18 @@ FL_INLINE void FL_FN(klp_sum)(const FL_T *s, const FL_T *p, FL_T *g, int64_t len
 
 /* ---- the sweeps of one row or chunk (the row state is the engine's sm_row) ----- */
 
-FL_INLINE void FL_FN(soft_max)(const int kind, const FL_T *x, const FL_T *x2,
-                               int64_t len, FL_T *m)
+FL_INLINE void FL_FN(sm_sweep_max)(const FL_FN(rw_ctx) * cx, const int kind,
+                                   const FL_FN(sm_row) * r, int64_t k0, int64_t len,
+                                   FL_T *m)
 {
-    m[0] = FL_FN(sm_max)(x, len);
-    m[1] = kind == FL_RW_KL_LOGITS ? FL_FN(sm_max)(x2, len) : -(FL_T)INFINITY;
+    (void)cx;
+    m[0] = FL_FN(sm_max)(r->x + k0, len);
+    m[1] = kind == FL_RW_KL_LOGITS ? FL_FN(sm_max)(r->x2 + k0, len) : -(FL_T)INFINITY;
 }
 
-FL_INLINE void FL_FN(soft_sum)(const FL_FN(rw_ctx) * cx, const int kind,
-                               const FL_FN(sm_row) * r, int64_t k0, int64_t len,
-                               double *part)
+FL_INLINE void FL_FN(sm_sweep_sum)(const FL_FN(rw_ctx) * cx, const int kind,
+                                   const FL_FN(sm_row) * r, int64_t k0, int64_t len,
+                                   double *part)
 {
     FL_T *g = r->g ? r->g + k0 : NULL;
     if (kind == FL_RW_FOCAL) {
@@ -302,8 +304,8 @@ FL_INLINE void FL_FN(soft_sum)(const FL_FN(rw_ctx) * cx, const int kind,
     }
 }
 
-FL_INLINE void FL_FN(soft_grad)(const FL_FN(rw_ctx) * cx, const int kind,
-                                const FL_FN(sm_row) * r, int64_t k0, int64_t len)
+FL_INLINE void FL_FN(sm_sweep_grad)(const FL_FN(rw_ctx) * cx, const int kind,
+                                    const FL_FN(sm_row) * r, int64_t k0, int64_t len)
 {
     FL_T *g = r->g + k0;
     const FL_T *x2 = r->x2 ? r->x2 + k0 : NULL;
@@ -337,8 +339,8 @@ FL_INLINE int FL_FN(sm_start)(const FL_FN(rw_ctx) * cx, int64_t i, FL_FN(sm_row)
  * coefficients. Scalar float64 math once per row (formulas at the top), with the
  * kernels' own exp/log rather than libm's: cheaper on short rows, and no call into
  * SSE-encoded libm code from AVX code (a transition penalty on many x86 CPUs). */
-FL_INLINE double FL_FN(soft_finish)(const FL_FN(rw_ctx) * cx, const int kind,
-                                    int64_t i, FL_FN(sm_row) * r)
+FL_INLINE double FL_FN(sm_finish)(const FL_FN(rw_ctx) * cx, const int kind,
+                                  int64_t i, FL_FN(sm_row) * r)
 {
     const double swi = cx->sw ? (double)cx->sw[i] : 1.0;
     const double rs = FL_FN(sm_row_scale)(cx->den, swi);
@@ -375,78 +377,14 @@ FL_INLINE double FL_FN(soft_finish)(const FL_FN(rw_ctx) * cx, const int kind,
     }
 }
 
-/* One short row (c < FL_SPLIT_MIN_COLS) on one thread, the sweeps inlined with
- * `kind` a constant; long rows go through the engine's sm_long_row
- * (fl_sm_driver.h). */
-FL_INLINE double FL_FN(soft_row)(const FL_FN(rw_ctx) * cx, const int kind, int64_t i)
-{
-    const int64_t c = cx->c;
-    FL_FN(sm_row) r;
-    FL_T m[2];
-    double loss;
-    if (!FL_FN(sm_start)(cx, i, &r))
-        return 0.0;
-    FL_FN(soft_max)(kind, r.x, r.x2, c, m);
-    r.m1 = m[0];
-    r.m2 = m[1];
-    FL_FN(soft_sum)(cx, kind, &r, 0, c, r.sums);
-    loss = FL_FN(soft_finish)(cx, kind, i, &r);
-    if (r.g) {
-        FL_FN(soft_grad)(cx, kind, &r, 0, c);
-        if (kind == FL_RW_FOCAL)
-            r.g[r.y] = (FL_T)r.gy;
-    }
-    return loss;
-}
-
-/* The engine's hooks for a long row (fl_sm_driver.h): the chunk steps out of line,
- * each switching once on the kind. */
+/* The engine's hooks (fl_sm_driver.h) not defined above. */
 #define FL_SM_CTX FL_FN(rw_ctx)
-
-FL_NOINLINE void FL_FN(sm_chunk_max)(const FL_SM_CTX *cx, const FL_FN(sm_row) * r,
-                                     int64_t k0, int64_t len, FL_T *m)
-{
-    FL_FN(soft_max)(cx->kind, r->x + k0, r->x2 ? r->x2 + k0 : NULL, len, m);
-}
-
-FL_NOINLINE void FL_FN(sm_chunk_sum)(const FL_SM_CTX *cx, const FL_FN(sm_row) * r,
-                                     int64_t k0, int64_t len, double *part)
-{
-    switch (cx->kind) {
-    case FL_RW_FOCAL:
-        FL_FN(soft_sum)(cx, FL_RW_FOCAL, r, k0, len, part);
-        break;
-    case FL_RW_KL_LOGITS:
-        FL_FN(soft_sum)(cx, FL_RW_KL_LOGITS, r, k0, len, part);
-        break;
-    default:
-        FL_FN(soft_sum)(cx, FL_RW_KL_PROBS, r, k0, len, part);
-    }
-}
-
-FL_INLINE double FL_FN(sm_finish)(const FL_SM_CTX *cx, int64_t i, FL_FN(sm_row) * r)
-{
-    return FL_FN(soft_finish)(cx, cx->kind, i, r);
-}
-
-FL_NOINLINE void FL_FN(sm_chunk_grad)(const FL_SM_CTX *cx, const FL_FN(sm_row) * r,
-                                      int64_t k0, int64_t len)
-{
-    switch (cx->kind) {
-    case FL_RW_FOCAL:
-        FL_FN(soft_grad)(cx, FL_RW_FOCAL, r, k0, len);
-        break;
-    case FL_RW_KL_LOGITS:
-        FL_FN(soft_grad)(cx, FL_RW_KL_LOGITS, r, k0, len);
-        break;
-    default:
-        FL_FN(soft_grad)(cx, FL_RW_KL_PROBS, r, k0, len);
-    }
-}
+#define FL_SM_KIND(cx) ((cx)->kind)
 
 /* Focal writes its target entry -alpha_y K u directly (see the top). */
-FL_INLINE void FL_FN(sm_end)(const FL_SM_CTX *cx, FL_FN(sm_row) * r)
+FL_INLINE void FL_FN(sm_end)(const FL_SM_CTX *cx, const int kind, FL_FN(sm_row) * r)
 {
-    if (cx->kind == FL_RW_FOCAL)
+    (void)cx;
+    if (kind == FL_RW_FOCAL)
         r->g[r->y] = (FL_T)r->gy;
 }

@@ -1,29 +1,71 @@
-/* The row driver, part 2 of the softmax row engine (part 1: fl_sm_engine.h): long
- * rows on one thread or split across several, the reduction blocks and the thread
- * count. Included inside each (dtype, SIMD path) instantiation after the family's
- * row code; no include guard on purpose. The including family defines FL_SM_CTX
- * (its per-call constants) and, for FL_SM_CTX *cx:
+/* The softmax row engine, part 2 (part 1: fl_sm_engine.h): the row functions
+ * built from a family's sweeps, long rows on one thread or split across several,
+ * the reduction blocks and the thread count. Included inside each (dtype, SIMD path)
+ * instantiation after the family's sweeps; no include guard on purpose. The family
+ * defines FL_SM_CTX (its per-call constants), FL_SM_KIND(cx) (the row kind, a
+ * constant where a family has one) and, for FL_SM_CTX *cx, sm_row *r, chunk
+ * [k0, k0 + len) of the row, and `kind` a constant at each call site:
  *
- *   int    FL_FN(sm_start)(cx, i, sm_row *r)            sm_begin for row i
- *   void   FL_FN(sm_chunk_max)(cx, r, k0, len, FL_T m[2])  sweep 1 on a chunk
- *   void   FL_FN(sm_chunk_sum)(cx, r, k0, len, double part[3])  sweep 2
- *   double FL_FN(sm_finish)(cx, i, r)   the row loss and r's coefficients
- *   void   FL_FN(sm_chunk_grad)(cx, r, k0, len)            sweep 3
- *   void   FL_FN(sm_end)(cx, r)         the target entry (gradient rows only)
+ *   int    FL_FN(sm_start)(cx, i, r)                    sm_begin for row i
+ *   void   FL_FN(sm_sweep_max)(cx, kind, r, k0, len, FL_T m[2])   sweep 1
+ *   void   FL_FN(sm_sweep_sum)(cx, kind, r, k0, len, double part[3])  sweep 2
+ *   double FL_FN(sm_finish)(cx, kind, i, r)   the row loss; r's coefficients
+ *   void   FL_FN(sm_sweep_grad)(cx, kind, r, k0, len)     sweep 3
+ *   void   FL_FN(sm_end)(cx, kind, r)   the target entry (gradient rows only)
  *   double FL_FN(rows_block)(cx, i0, i1)   rows [i0, i1) added in row order
  *
- * The chunk steps are out of line, one compiled body each: the same machine code
- * on the same FL_CHUNK chunks gives the same bits whether a row is done by one
- * thread or split across several (the one determinism mechanism along a row).
- * Across rows: blocks of rows fixed by c alone, row losses added in row order
- * inside a block, block sums in block order (fl_sum_blocks): the same bits for
- * any thread count. */
+ * A short row runs the sweeps inlined, specialised on its kind. A long row runs
+ * them out of line on fixed FL_CHUNK chunks, one compiled body each: the same
+ * machine code on the same chunks gives the same bits whether the row is done by
+ * one thread or split across several. Across rows: blocks of rows fixed by c
+ * alone, row losses added in row order inside a block, block sums in block order
+ * (fl_sum_blocks): the same bits for any thread count. */
 
 /* Rows per reduction block: FL_SPLIT_MIN_COLS / c, at least 1; it is 1 whenever
  * c >= FL_SPLIT_MIN_COLS, so the split path (which adds row by row) agrees. */
 #define FL_BLOCK_ELEMS FL_SPLIT_MIN_COLS
 
 static double FL_FN(rows_block)(const FL_SM_CTX *cx, int64_t i0, int64_t i1);
+
+/* One short row (c < FL_SPLIT_MIN_COLS) on one thread, the sweeps inlined. */
+FL_INLINE double FL_FN(sm_short_row)(const FL_SM_CTX *cx, const int kind, int64_t i)
+{
+    const int64_t c = cx->c;
+    FL_FN(sm_row) r;
+    FL_T m[2];
+    double loss;
+    if (!FL_FN(sm_start)(cx, i, &r))
+        return 0.0;
+    FL_FN(sm_sweep_max)(cx, kind, &r, 0, c, m);
+    r.m1 = m[0];
+    r.m2 = m[1];
+    FL_FN(sm_sweep_sum)(cx, kind, &r, 0, c, r.sums);
+    loss = FL_FN(sm_finish)(cx, kind, i, &r);
+    if (r.g) {
+        FL_FN(sm_sweep_grad)(cx, kind, &r, 0, c);
+        FL_FN(sm_end)(cx, kind, &r);
+    }
+    return loss;
+}
+
+/* The sweeps of a long row's chunk, out of line (see the top). */
+FL_NOINLINE void FL_FN(sm_chunk_max)(const FL_SM_CTX *cx, const FL_FN(sm_row) * r,
+                                     int64_t k0, int64_t len, FL_T *m)
+{
+    FL_FN(sm_sweep_max)(cx, FL_SM_KIND(cx), r, k0, len, m);
+}
+
+FL_NOINLINE void FL_FN(sm_chunk_sum)(const FL_SM_CTX *cx, const FL_FN(sm_row) * r,
+                                     int64_t k0, int64_t len, double *part)
+{
+    FL_FN(sm_sweep_sum)(cx, FL_SM_KIND(cx), r, k0, len, part);
+}
+
+FL_NOINLINE void FL_FN(sm_chunk_grad)(const FL_SM_CTX *cx, const FL_FN(sm_row) * r,
+                                      int64_t k0, int64_t len)
+{
+    FL_FN(sm_sweep_grad)(cx, FL_SM_KIND(cx), r, k0, len);
+}
 
 /* One long row (c >= FL_SPLIT_MIN_COLS) as fixed chunks, on this thread (nt == 1,
  * scratch unused) or split across nt threads in three phases separated by barriers
@@ -56,7 +98,7 @@ static double FL_FN(sm_long_row)(const FL_SM_CTX *cx, int64_t i, int nt,
             r.sums[1] += part[1];
             r.sums[2] += part[2];
         }
-        loss = FL_FN(sm_finish)(cx, i, &r);
+        loss = FL_FN(sm_finish)(cx, FL_SM_KIND(cx), i, &r);
         if (r.g) {
             for (k = 0; k < nch; k++) {
                 const int64_t k0 = k * FL_CHUNK,
@@ -103,7 +145,7 @@ static double FL_FN(sm_long_row)(const FL_SM_CTX *cx, int64_t i, int nt,
                     r.sums[1] += parts[3 * q + 1];
                     r.sums[2] += parts[3 * q + 2];
                 }
-                loss = FL_FN(sm_finish)(cx, i, &r);
+                loss = FL_FN(sm_finish)(cx, FL_SM_KIND(cx), i, &r);
             }
             if (r.g) {
 #pragma omp for schedule(static)
@@ -117,7 +159,7 @@ static double FL_FN(sm_long_row)(const FL_SM_CTX *cx, int64_t i, int nt,
     }
 #endif
     if (r.g)
-        FL_FN(sm_end)(cx, &r);
+        FL_FN(sm_end)(cx, FL_SM_KIND(cx), &r);
     return loss;
 }
 

@@ -222,74 +222,61 @@ FL_INLINE void FL_FN(zero_row)(FL_T *g, int64_t c)
         g[k] = 0;
 }
 
-/* One short row (c < FL_SPLIT_MIN_COLS) on one thread, the sweeps inlined; long rows
- * go through the engine's sm_long_row (fl_sm_driver.h). */
-FL_INLINE double FL_FN(row)(const FL_FN(fl_ctx) * cx, int64_t i)
-{
-    const int64_t c = cx->c;
-    FL_FN(sm_row) r;
-    double alpha, beta, gamma, loss;
-    if (!FL_FN(sm_begin)(&r, cx->x, cx->p, cx->g, cx->y, cx->ignore_index, c, i))
-        return 0.0;
-    r.m1 = FL_FN(sm_max)(r.x, c);
-    FL_FN(sum_body)(r.x, r.x2, cx->w, r.g, c, r.m1, cx->pa, cx->pb, cx->mode, r.sums);
-    loss = FL_FN(row_finish)(cx, i, r.m1, r.xy, r.sums, FL_DLOG(r.sums[0]), &alpha,
-                             &beta, &gamma);
-    if (r.g) {
-        FL_FN(grad_body)(r.g, r.x2, cx->w, c, (FL_T)alpha, (FL_T)beta, cx->pa, cx->pb,
-                         cx->mode == FL_MODE_SOFT);
-        if (r.y >= 0)
-            r.g[r.y] -= (FL_T)gamma;
-    }
-    return loss;
-}
-
-/* The engine's hooks for a long row (fl_sm_driver.h): the chunk steps out of line. */
+/* The engine's hooks (fl_sm_driver.h): one kind, so `kind` is unused. */
 #define FL_SM_CTX FL_FN(fl_ctx)
+#define FL_SM_KIND(cx) 0
 
 FL_INLINE int FL_FN(sm_start)(const FL_SM_CTX *cx, int64_t i, FL_FN(sm_row) * r)
 {
     return FL_FN(sm_begin)(r, cx->x, cx->p, cx->g, cx->y, cx->ignore_index, cx->c, i);
 }
 
-FL_NOINLINE void FL_FN(sm_chunk_max)(const FL_SM_CTX *cx, const FL_FN(sm_row) * r,
-                                     int64_t k0, int64_t len, FL_T *m)
+FL_INLINE void FL_FN(sm_sweep_max)(const FL_SM_CTX *cx, const int kind,
+                                   const FL_FN(sm_row) * r, int64_t k0, int64_t len,
+                                   FL_T *m)
 {
     (void)cx;
+    (void)kind;
     m[0] = FL_FN(sm_max)(r->x + k0, len);
     m[1] = -(FL_T)INFINITY;
 }
 
-FL_NOINLINE void FL_FN(sm_chunk_sum)(const FL_SM_CTX *cx, const FL_FN(sm_row) * r,
-                                     int64_t k0, int64_t len, double *part)
+FL_INLINE void FL_FN(sm_sweep_sum)(const FL_SM_CTX *cx, const int kind,
+                                   const FL_FN(sm_row) * r, int64_t k0, int64_t len,
+                                   double *part)
 {
+    (void)kind;
     FL_FN(sum_body)(r->x + k0, r->x2 ? r->x2 + k0 : NULL, cx->w ? cx->w + k0 : NULL,
                     r->g ? r->g + k0 : NULL, len, r->m1, cx->pa, cx->pb, cx->mode,
                     part);
 }
 
-FL_INLINE double FL_FN(sm_finish)(const FL_SM_CTX *cx, int64_t i, FL_FN(sm_row) * r)
+FL_INLINE double FL_FN(sm_finish)(const FL_SM_CTX *cx, const int kind, int64_t i,
+                                  FL_FN(sm_row) * r)
 {
     double alpha, beta, gamma;
     const double loss = FL_FN(row_finish)(cx, i, r->m1, r->xy, r->sums,
                                           FL_DLOG(r->sums[0]), &alpha, &beta, &gamma);
+    (void)kind;
     r->ca = (FL_T)alpha;
     r->cb = (FL_T)beta;
     r->gy = gamma;
     return loss;
 }
 
-FL_NOINLINE void FL_FN(sm_chunk_grad)(const FL_SM_CTX *cx, const FL_FN(sm_row) * r,
-                                      int64_t k0, int64_t len)
+FL_INLINE void FL_FN(sm_sweep_grad)(const FL_SM_CTX *cx, const int kind,
+                                    const FL_FN(sm_row) * r, int64_t k0, int64_t len)
 {
+    (void)kind;
     FL_FN(grad_body)(r->g + k0, r->x2 ? r->x2 + k0 : NULL, cx->w ? cx->w + k0 : NULL,
                      len, r->ca, r->cb, cx->pa, cx->pb, cx->mode == FL_MODE_SOFT);
 }
 
 /* The target's share gamma, taken off after the rescale. */
-FL_INLINE void FL_FN(sm_end)(const FL_SM_CTX *cx, FL_FN(sm_row) * r)
+FL_INLINE void FL_FN(sm_end)(const FL_SM_CTX *cx, const int kind, FL_FN(sm_row) * r)
 {
     (void)cx;
+    (void)kind;
     if (r->y >= 0)
         r->g[r->y] -= (FL_T)r->gy;
 }
@@ -633,7 +620,7 @@ static double FL_FN(rows_block)(const FL_FN(fl_ctx) * cx, int64_t i0, int64_t i1
     }
     for (i = i0; i < i1; i++) {
         const double li = c >= FL_SPLIT_MIN_COLS ? FL_FN(sm_long_row)(cx, i, 1, NULL)
-                                                 : FL_FN(row)(cx, i);
+                                                 : FL_FN(sm_short_row)(cx, 0, i);
         if (cx->loss_rows)
             cx->loss_rows[i] = (FL_T)li;
         acc += li;
@@ -702,6 +689,7 @@ void FL_FN(fl_vexp)(const FL_T *x, FL_T *out, int64_t n)
 #undef FL_FN
 #undef FL_NOINLINE
 #undef FL_SM_CTX
+#undef FL_SM_KIND
 #undef FL_ALIGN64
 #undef FL_TINY_LANES
 #undef FL_TINY_ROWS_T
