@@ -29,15 +29,19 @@ from ._validation import (
     grad_buffer,
 )
 
-# Kernel kinds: keep in sync with the enum in src_c/fl_elementwise.h.
-MSE = 0
-BCE_LOGITS = 1
-L1 = 2
-HUBER = 3
-SMOOTH_L1 = 4
-LOG_COSH = 5
-BCE_PROB = 6
-SIGMOID_FOCAL = 7
+# Kernel kinds by name, as the kernel numbers them (FL_EW_PUBLIC_KINDS in
+# src_c/fl_elementwise.h, the one list); the loss table's `kind` column names them.
+KINDS: dict[str, int] = dict(_kernels.EW_KINDS)
+MSE = KINDS["MSE"]
+BCE_LOGITS = KINDS["BCE_LOGITS"]
+L1 = KINDS["L1"]
+HUBER = KINDS["HUBER"]
+SMOOTH_L1 = KINDS["SMOOTH_L1"]
+LOG_COSH = KINDS["LOG_COSH"]
+BCE_PROB = KINDS["BCE_PROB"]
+SIGMOID_FOCAL = KINDS["SIGMOID_FOCAL"]
+POISSON_LOG = KINDS["POISSON_LOG"]
+POISSON = KINDS["POISSON"]
 
 # The user-facing name of each parameter slot p[0..] a kind reads (fl_elementwise.h):
 # each must be 0 or a normal number of the compute dtype (docs/RELIABILITY.md).
@@ -47,6 +51,7 @@ PARAM_NAMES = {
     BCE_LOGITS: ("label_smoothing",),
     BCE_PROB: ("epsilon", "label_smoothing"),
     SIGMOID_FOCAL: ("alpha", "gamma"),
+    POISSON: ("eps",),
 }
 
 COMMON_PARAMS_DOC = """\

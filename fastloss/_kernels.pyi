@@ -84,6 +84,7 @@ def elementwise(
     n_threads: int,
 ) -> float: ...
 
+EW_KINDS: dict[str, int]
 RW_FOCAL: int
 RW_KL_LOGITS: int
 RW_KL_PROBS: int

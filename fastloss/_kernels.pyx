@@ -73,6 +73,7 @@ cdef extern from "fl_elementwise.h" nogil:
     int FL_EW_COUNT
     int fl_ew_f32(fl_ew_args *args, int n_threads)
     int fl_ew_f64(fl_ew_args *args, int n_threads)
+    const char *fl_ew_kind_name(int kind)
 
 cdef extern from "fl_rowwise.h" nogil:
     ctypedef struct fl_rw_args:
@@ -1029,6 +1030,10 @@ def elementwise(
 
 
 # Row-wise kinds (FL_RW_* in src_c/fl_rowwise.h), for fastloss/_rowwise.py.
+# The elementwise kinds by name, from the kernel's own list (FL_EW_PUBLIC_KINDS in
+# src_c/fl_elementwise.h): fastloss/_elementwise.py takes its constants from here.
+EW_KINDS = {fl_ew_kind_name(k).decode(): k for k in range(FL_EW_COUNT)}
+
 RW_FOCAL = FL_RW_FOCAL
 RW_KL_LOGITS = FL_RW_KL_LOGITS
 RW_KL_PROBS = FL_RW_KL_PROBS

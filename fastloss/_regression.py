@@ -1,8 +1,9 @@
-"""Regression losses: mse, l1, huber, smooth_l1 and log_cosh, each with its fused
-``*_and_grad`` twin (one kernel call for the loss and d loss / d pred)."""
+"""Regression losses: mse, l1, huber, smooth_l1, log_cosh and poisson, each with its
+fused ``*_and_grad`` twin (one kernel call for the loss and d loss / d pred)."""
 
 from __future__ import annotations
 
+import numpy as np
 import numpy.typing as npt
 
 from ._elementwise import (
@@ -10,6 +11,8 @@ from ._elementwise import (
     L1,
     LOG_COSH,
     MSE,
+    POISSON,
+    POISSON_LOG,
     SMOOTH_L1,
     document,
     elementwise_loss,
@@ -26,6 +29,8 @@ __all__ = [
     "log_cosh_loss_and_grad",
     "mse_loss",
     "mse_loss_and_grad",
+    "poisson_loss",
+    "poisson_loss_and_grad",
     "smooth_l1_loss",
     "smooth_l1_loss_and_grad",
 ]
@@ -96,6 +101,14 @@ def _beta(beta):
 
 
 _NO_PARAMS = (0.0, 0.0, 0.0, 0.0)
+
+
+def _poisson(log_input, eps):
+    """(kernel kind, parameters) of the Poisson loss."""
+    if not isinstance(log_input, (bool, np.bool_)):
+        raise TypeError(f"log_input must be True or False, got {log_input!r}")
+    e = real_scalar(eps, "eps", 0.0)
+    return (POISSON_LOG, _NO_PARAMS) if log_input else (POISSON, (e, 0.0, 0.0, 0.0))
 
 
 # ---- mse ---------------------------------------------------------------------------
@@ -475,5 +488,103 @@ document(
     ...     [0.0, 1.0, -2.0], [0.0, 0.0, 0.0], reduction="sum")
     >>> grad  # tanh(r)
     array([ 0.        ,  0.76159416, -0.96402758])""",
+    grad=True,
+)
+
+
+# ---- poisson -----------------------------------------------------------------------
+
+
+def poisson_loss(
+    pred: npt.ArrayLike,
+    target: npt.ArrayLike,
+    *,
+    log_input: bool = True,
+    eps: float = 1e-8,
+    weight: npt.ArrayLike | None = None,
+    sample_weight: npt.ArrayLike | None = None,
+    reduction: str = "mean",
+    n_threads: int | None = None,
+) -> LossValue:
+    kind, params = _poisson(log_input, eps)
+    return _loss(
+        kind, pred, target, params, weight, sample_weight, reduction, n_threads
+    )
+
+
+def poisson_loss_and_grad(
+    pred: npt.ArrayLike,
+    target: npt.ArrayLike,
+    *,
+    log_input: bool = True,
+    eps: float = 1e-8,
+    weight: npt.ArrayLike | None = None,
+    sample_weight: npt.ArrayLike | None = None,
+    reduction: str = "mean",
+    n_threads: int | None = None,
+    out: FloatArray | None = None,
+) -> LossAndGrad:
+    kind, params = _poisson(log_input, eps)
+    return _loss_and_grad(
+        kind, pred, target, params, weight, sample_weight, reduction, n_threads, out
+    )
+
+
+_POISSON_PRED_DOC = """\
+    pred : array_like
+        The predicted rate's log (``log_input=True``) or the rate itself (>= 0), any
+        shape. float32/float64 as given, float16 computed in float32, integers as
+        float64. Never modified (unless passed as ``out=``).
+    target : array_like
+        Observed counts (>= 0; any real values are used as given), the same shape.
+    log_input : bool, default=True
+        Whether ``pred`` is the log of the rate (the usual choice: any real output
+        of a model is a valid prediction) or the rate.
+    eps : float >= 0, default=1e-8
+        Added to the rate inside the log when ``log_input=False``, so that a rate of
+        0 costs a finite amount; unused otherwise (as in PyTorch)."""
+
+_POISSON_NOTES = f"""\
+    The negative log-likelihood of a Poisson count without its constant
+    ``log(target!)``, as ``torch.nn.functional.poisson_nll_loss(full=False)``::
+
+        log_input=True:   loss = exp(pred) - target * pred
+                          grad = exp(pred) - target
+        log_input=False:  loss = pred - target * log(pred + eps)
+                          grad = 1 - target / (pred + eps)
+
+    A target of 0 drops its ``target * ...`` term outright: a log-rate of ``-inf``
+    with a count of 0 (or a rate of 0 with ``eps=0``) costs 0 where PyTorch gives
+    NaN. ``exp(pred)`` overflows to ``inf`` past ``log`` of the dtype's largest
+    number, as in PyTorch; a rate below ``-eps`` gives NaN, as the log of a negative
+    number. PyTorch's ``full=True`` (Stirling's approximation of ``log(target!)``,
+    a constant of the target) is not offered: it changes no gradient.
+
+{_NAN_NOTE}"""
+
+document(
+    poisson_loss,
+    "Poisson negative log-likelihood of predicted rates (log-rates by default).",
+    _POISSON_PRED_DOC,
+    _POISSON_NOTES,
+    """\
+    >>> import fastloss
+    >>> fastloss.poisson_loss([0.0, 1.0], [1.0, 2.0], reduction="none")  # e^x - y x
+    array([1.        , 0.71828183])
+    >>> loss = fastloss.poisson_loss([2.0], [2.0], log_input=False)
+    >>> round(loss, 12)  # 2 - 2 log(2 + 1e-8)
+    0.61370562888""",
+)
+document(
+    poisson_loss_and_grad,
+    "Poisson negative log-likelihood and its gradient with respect to ``pred``.",
+    _POISSON_PRED_DOC,
+    _POISSON_NOTES,
+    """\
+    >>> import fastloss
+    >>> loss, grad = fastloss.poisson_loss_and_grad(
+    ...     [0.0, 1.0], [1.0, 2.0], reduction="sum")
+    >>> grad  # exp(pred) - target
+    array([0.        , 0.71828183])""",
     grad=True,
 )

@@ -279,6 +279,16 @@ LOSSES: tuple[Loss, ...] = (
         "'sparse_categorical_crossentropy')",
         torch=("linear_cross_entropy",),
     ),
+    Loss(
+        "poisson_loss",
+        "_regression",
+        "elementwise",
+        "POISSON_LOG",  # and POISSON for log_input=False
+        ("pred", "target"),
+        "identity",
+        why_not="its predictions are log-rates and fastloss.nn has no exp output "
+        "layer yet: use fastloss.poisson_loss_and_grad in your own loop",
+    ),
 )
 
 _NOT_LOGITS = "it compares probabilities, not logits with targets"

@@ -12,3 +12,13 @@ int fl_ew_f64(fl_ew_args *args, int n_threads)
 {
     return FL_PICK(fl_ew_run, f64)(args, n_threads);
 }
+
+const char *fl_ew_kind_name(int kind)
+{
+    static const char *const names[] = {
+#define FL_EW_NAME(kind) #kind,
+        FL_EW_PUBLIC_KINDS(FL_EW_NAME)
+#undef FL_EW_NAME
+    };
+    return kind >= 0 && kind < FL_EW_COUNT ? names[kind] : NULL;
+}

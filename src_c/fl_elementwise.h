@@ -11,19 +11,30 @@
 
 #include "fl_common.h"
 
-/* Loss kinds. The parameter slots p[0..3] each kind reads are listed; the per-element
- * functions live in fl_ew_regression.h and fl_ew_binary.h. */
-enum {
-    FL_EW_MSE = 0,            /* (x - y)^2                                         */
-    FL_EW_BCE_LOGITS = 1,     /* p[0] label smoothing; pos_weight                 */
-    FL_EW_L1 = 2,             /* |x - y|                                          */
-    FL_EW_HUBER = 3,          /* p[0] delta                                       */
-    FL_EW_SMOOTH_L1 = 4,      /* p[0] beta                                        */
-    FL_EW_LOG_COSH = 5,       /* log cosh(x - y)                                  */
-    FL_EW_BCE_PROB = 6,       /* p[0] clip epsilon, p[1] label smoothing          */
-    FL_EW_SIGMOID_FOCAL = 7,  /* p[0] alpha (< 0: none), p[1] gamma               */
-    FL_EW_COUNT
-};
+/* Loss kinds, numbered in the order of FL_EW_PUBLIC_KINDS: the enum, the names the
+ * bindings give Python (fastloss._elementwise.KINDS, fl_ew_kind_name) and the loss
+ * table's `kind` column all come from this one list. The parameter slots p[0..3]
+ * each kind reads; the per-element functions live in fl_ew_regression.h and
+ * fl_ew_binary.h.
+ *   MSE            (x - y)^2
+ *   BCE_LOGITS     p[0] label smoothing; pos_weight
+ *   L1             |x - y|
+ *   HUBER          p[0] delta
+ *   SMOOTH_L1      p[0] beta
+ *   LOG_COSH       log cosh(x - y)
+ *   BCE_PROB       p[0] clip epsilon, p[1] label smoothing
+ *   SIGMOID_FOCAL  p[0] alpha (< 0: none), p[1] gamma
+ *   POISSON_LOG    exp(x) - y x, x a log-rate
+ *   POISSON        x - y log(x + p[0]), x a rate, p[0] eps */
+#define FL_EW_PUBLIC_KINDS(X)                                                       \
+    X(MSE) X(BCE_LOGITS) X(L1) X(HUBER) X(SMOOTH_L1) X(LOG_COSH) X(BCE_PROB)        \
+    X(SIGMOID_FOCAL) X(POISSON_LOG) X(POISSON)
+#define FL_EW_ENUM(kind) FL_EW_##kind,
+enum { FL_EW_PUBLIC_KINDS(FL_EW_ENUM) FL_EW_COUNT };
+#undef FL_EW_ENUM
+
+/* The name of public kind `kind` ("MSE", ...), NULL for any other number. */
+const char *fl_ew_kind_name(int kind);
 
 typedef struct fl_ew_args {
     int kind;                  /* FL_EW_*                                          */

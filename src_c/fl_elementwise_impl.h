@@ -79,6 +79,10 @@ FL_INLINE FL_T FL_FN(ew_elem)(const int kind, FL_T x, FL_T y, FL_T pw,
         return FL_FN(ew_bce_prob)(x, y, pw, cx, g);
     case FL_EW_SIGMOID_FOCAL:
         return FL_FN(ew_sigmoid_focal)(x, y, pw, cx, g);
+    case FL_EW_POISSON_LOG:
+        return FL_FN(ew_poisson_log)(x, y, pw, cx, g);
+    case FL_EW_POISSON:
+        return FL_FN(ew_poisson)(x, y, pw, cx, g);
     case FL_EW_FOCAL_HARD:
         return FL_FN(ew_sigmoid_focal_hard)(x, y, pw, cx, g);
     case FL_EW_FOCAL_HARD2:
@@ -207,7 +211,8 @@ FL_INLINE int FL_FN(ew_target_kinds)(const FL_T *y, int64_t k0, int64_t k1)
     X(focal_hard2, FL_EW_FOCAL_HARD2) X(focal_hard2nz, FL_EW_FOCAL_HARD2NZ)         \
     X(bce_nols, FL_EW_BCE_NOLS) X(bce_hard, FL_EW_BCE_HARD)                         \
     X(bce_prob_hard, FL_EW_BCE_PROB_HARD) X(bce_prob_soft, FL_EW_BCE_PROB_SOFT)     \
-    X(focal_soft, FL_EW_FOCAL_SOFT)
+    X(focal_soft, FL_EW_FOCAL_SOFT) X(poisson_log, FL_EW_POISSON_LOG)               \
+    X(poisson, FL_EW_POISSON)
 
 /* One out-of-line block function per kind, holding its 8 specialised loops: the
  * switch of ew_block_any is outside every loop, and no function holds every kind's

@@ -154,3 +154,39 @@ FL_INLINE FL_T FL_FN(ew_log_cosh)(FL_T x, FL_T y, FL_T pw, const FL_FN(fl_ew_ctx
 #undef FL_LN2_D
 #undef FL_LN2_HI
 #undef FL_LN2_LO
+
+/* Poisson negative log-likelihood of a log-rate x, as PyTorch's poisson_nll_loss
+ * (log_input=True, full=False): exp(x) - y x, gradient exp(x) - y. exp overflows to
+ * inf past log(max) as in PyTorch. A target of 0 drops the y-term outright: at
+ * x = -inf (a certain zero count) the loss is 0, not 0 * -inf = NaN. */
+FL_INLINE FL_T FL_FN(ew_poisson_log)(FL_T x, FL_T y, FL_T pw, const FL_FN(fl_ew_ctx) * cx,
+                                     FL_T *g)
+{
+    const FL_T rate = FL_EXP(x);
+    const FL_T yx = y == 0 ? (FL_T)0 : y * x;
+    (void)pw;
+    (void)cx;
+    *g = rate - y;
+    return rate - yx;
+}
+
+/* Poisson negative log-likelihood of a rate x >= 0 (log_input=False):
+ * x - y log(x + eps), eps = p0 >= 0, gradient 1 - y / (x + eps). A target of 0 drops
+ * the y-term (0 at x + eps = 0, not 0 * -inf); a rate below -eps gives NaN, as in
+ * PyTorch. The vector log takes normal arguments: a subnormal x + eps is scaled by
+ * 2^24 (float) or 2^54 (double) first, and the scale's log taken off after. */
+FL_INLINE FL_T FL_FN(ew_poisson)(FL_T x, FL_T y, FL_T pw, const FL_FN(fl_ew_ctx) * cx,
+                                 FL_T *g)
+{
+    const FL_T z = x + cx->p0;
+    const int f32 = sizeof(FL_T) == 4;
+    const FL_T tiny = f32 ? (FL_T)1.17549435e-38f : (FL_T)2.2250738585072014e-308;
+    const FL_T up = f32 ? (FL_T)16777216.0f : (FL_T)18014398509481984.0;
+    const FL_T up_log = f32 ? (FL_T)16.635532f : (FL_T)37.42994775023705;
+    const int sub = z > 0 && z < tiny;
+    const FL_T log_z = FL_TLOG(sub ? z * up : z) - (sub ? up_log : (FL_T)0);
+    const int zero = y == 0;
+    (void)pw;
+    *g = 1 - (zero ? (FL_T)0 : y / z);
+    return x - (zero ? (FL_T)0 : y * log_z);
+}

@@ -59,6 +59,27 @@ def log_cosh(r):
     return both - LN2, np.tanh(r), np.abs(both) + LN2
 
 
+def poisson(x, y, log_input=True, eps=1e-8):
+    """Poisson negative log-likelihood without the Stirling term, as PyTorch's
+    poisson_nll_loss(full=False): exp(x) - y x with x = log(rate) (log_input), else
+    x - y log(x + eps) with x = rate. A target of 0 drops its y-term outright (0, not
+    0 * inf = NaN, at x = -inf or x + eps = 0). Returns the loss, the gradient and
+    their scales (the gradient is a difference that cancels)."""
+    if log_input:
+        rate = np.exp(x)
+        yx = np.where(y == 0, 0.0, y * x)
+        return rate - yx, rate - y, np.abs(rate) + np.abs(yx), rate + np.abs(y)
+    z = x + eps
+    ylog = np.where(y == 0, 0.0, y * np.log(z))
+    ratio = np.where(y == 0, 0.0, y / z)
+    # rounding x + eps (relative u) moves y log(x + eps) by |y| u: |y| is in the scale
+    loss_scale = np.abs(x) + np.abs(ylog) + np.abs(y)
+    return x - ylog, 1.0 - ratio, loss_scale, 1.0 + np.abs(ratio)
+
+
+# Losses of the prediction and the target, not of their difference alone.
+ELEMENT_XY = {"poisson": poisson}
+
 ELEMENT = {
     "mse": mse,
     "l1": l1,
@@ -95,8 +116,12 @@ def reference(
         raise ValueError(f"unknown reduction {reduction!r}")
     x = np.asarray(pred, dtype=np.float64)
     y = np.asarray(target, dtype=np.float64)
-    with np.errstate(invalid="ignore", over="ignore"):
-        loss, grad, scale = ELEMENT[name](x - y, **params)
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        if name in ELEMENT_XY:
+            loss, grad, scale, gscale = ELEMENT_XY[name](x, y, **params)
+        else:
+            loss, grad, scale = ELEMENT[name](x - y, **params)
+            gscale = np.abs(grad)
 
     w = np.ones(x.shape)
     if weight is not None:
@@ -110,15 +135,18 @@ def reference(
         denom = float(np.sum(np.broadcast_to(sw, x.shape)))
 
     loss, grad, scale = _times(w, loss), _times(w, grad), _times(np.abs(w), scale)
+    gscale = _times(np.abs(w), gscale)
     if reduction == "none":
-        return Result(loss, grad, scale, np.abs(grad))
+        return Result(loss, grad, scale, gscale)
     if reduction == "sum":
-        return Result(float(np.sum(loss)), grad, float(np.sum(scale)), np.abs(grad))
+        return Result(float(np.sum(loss)), grad, float(np.sum(scale)), gscale)
     if denom == 0:  # "mean" of nothing: 0 with a zero gradient
         return Result(0.0, np.zeros(x.shape), 0.0, np.zeros(x.shape))
-    grad = grad / denom
     return Result(
-        float(np.sum(loss)) / denom, grad, float(np.sum(scale)) / denom, np.abs(grad)
+        float(np.sum(loss)) / denom,
+        grad / denom,
+        float(np.sum(scale)) / denom,
+        gscale / denom,
     )
 
 

@@ -105,6 +105,9 @@ def test_every_public_loss_is_fuzzed():
         "cross_entropy_normalizer",
         "linear_cross_entropy",
         "linear_cross_entropy_and_grad",
+        # added without a fuzz model of its rules yet (docs/adding_a_loss.md)
+        "poisson_loss",
+        "poisson_loss_and_grad",
     }
     public = set(fastloss.__all__) - not_losses - not_yet
     assert public == set(_harness.FUNCTIONS)

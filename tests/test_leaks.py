@@ -344,6 +344,7 @@ CASES = {
     "huber_loss": _elementwise("huber_loss", {"delta": 0.5}),
     "smooth_l1_loss": _elementwise("smooth_l1_loss", {"beta": 0.5}),
     "log_cosh_loss": _elementwise("log_cosh_loss", {}),
+    "poisson_loss": _elementwise("poisson_loss", {"log_input": False, "eps": 1e-3}),
     "binary_cross_entropy": _elementwise("binary_cross_entropy", {"epsilon": 1e-3}),
     "binary_cross_entropy_with_logits": _elementwise(
         "binary_cross_entropy_with_logits", {"pos_weight": 2.0, "label_smoothing": 0.1}

@@ -83,8 +83,9 @@ def _calls():
             for fill in FILLS:
                 if fill != "normal" and c * n > 200_000:
                     continue  # extremes on the smaller shapes only
-                rng = np.random.default_rng([n, c, np.dtype(dtype).itemsize,
-                                             FILLS.index(fill)])
+                rng = np.random.default_rng(
+                    [n, c, np.dtype(dtype).itemsize, FILLS.index(fill)]
+                )
                 x = _logits(rng, n, c, dtype, fill)
                 t = _target(rng, x, False)
                 ti = _target(rng, x, True)
@@ -99,8 +100,11 @@ def _calls():
                     ("ign", (x, ti), {}),
                     ("w", (x, ti), dict(weight=w)),
                     ("ls", (x, t), dict(label_smoothing=0.1)),
-                    ("ls_w_sw", (x, ti), dict(label_smoothing=0.2, weight=w,
-                                             sample_weight=sw)),
+                    (
+                        "ls_w_sw",
+                        (x, ti),
+                        dict(label_smoothing=0.2, weight=w, sample_weight=sw),
+                    ),
                     ("z", (x, t), dict(z_loss=1e-4)),
                     ("sw", (x, ti), dict(sample_weight=sw)),
                     ("prob", (x, p), {}),
@@ -108,8 +112,13 @@ def _calls():
                     ("prob_sw_z", (x, p), dict(sample_weight=sw, z_loss=1e-3)),
                 ]
                 for name, args, kw in ce:
-                    yield (f"ce/{name}/{key0}", fastloss.softmax_cross_entropy,
-                           fastloss.softmax_cross_entropy_and_grad, args, kw)
+                    yield (
+                        f"ce/{name}/{key0}",
+                        fastloss.softmax_cross_entropy,
+                        fastloss.softmax_cross_entropy_and_grad,
+                        args,
+                        kw,
+                    )
                 foc = [
                     ("g2", (x, ti), {}),
                     ("g0", (x, t), dict(gamma=0.0)),
@@ -118,19 +127,32 @@ def _calls():
                     ("g3", (x, t), dict(gamma=3.0)),
                 ]
                 for name, args, kw in foc:
-                    yield (f"focal/{name}/{key0}", fastloss.softmax_focal_loss,
-                           fastloss.softmax_focal_loss_and_grad, args, kw)
+                    yield (
+                        f"focal/{name}/{key0}",
+                        fastloss.softmax_focal_loss,
+                        fastloss.softmax_focal_loss_and_grad,
+                        args,
+                        kw,
+                    )
                 kl = [
                     ("t1", (x, t2), {}),
                     ("t2_sw", (x, t2), dict(temperature=2.0, sample_weight=sw)),
                     ("t05", (x, t2), dict(temperature=0.5)),
                     ("probs", (x, p), dict(teacher_probs=True)),
-                    ("probs_t3", (x, p), dict(teacher_probs=True, temperature=3.0,
-                                             sample_weight=sw)),
+                    (
+                        "probs_t3",
+                        (x, p),
+                        dict(teacher_probs=True, temperature=3.0, sample_weight=sw),
+                    ),
                 ]
                 for name, args, kw in kl:
-                    yield (f"kl/{name}/{key0}", fastloss.kl_div_with_logits,
-                           fastloss.kl_div_with_logits_and_grad, args, kw)
+                    yield (
+                        f"kl/{name}/{key0}",
+                        fastloss.kl_div_with_logits,
+                        fastloss.kl_div_with_logits_and_grad,
+                        args,
+                        kw,
+                    )
                 yield (f"ppl/idx/{key0}", fastloss.perplexity, None, (x, t), {})
                 yield (f"ppl/ign/{key0}", fastloss.perplexity, None, (x, ti), {})
 
@@ -184,8 +206,10 @@ def main(argv):
         base = json.load(f)
     missing = sorted(set(base) - set(res))
     diff = sorted(k for k in base if k in res and base[k] != res[k])
-    print(f"{len(base)} base hashes, {len(res)} now; {len(diff)} differ, "
-          f"{len(missing)} missing")
+    print(
+        f"{len(base)} base hashes, {len(res)} now; {len(diff)} differ, "
+        f"{len(missing)} missing"
+    )
     for k in (diff + missing)[:40]:
         print("  ", k)
     return 1 if diff or missing else 0

@@ -102,6 +102,8 @@ as_float(fastloss.smooth_l1_loss(pred, real, beta=0.5))
 step(fastloss.smooth_l1_loss_and_grad(pred, real, beta=0.5))
 as_float(fastloss.log_cosh_loss(pred.tolist(), real.tolist(), weight=np.ones(5)))
 step(fastloss.log_cosh_loss_and_grad(pred, real, reduction="none"))
+as_float(fastloss.poisson_loss(pred, np.abs(real), log_input=True))
+step(fastloss.poisson_loss_and_grad(np.abs(pred), real, log_input=False, eps=1e-3))
 
 # ---- Keras-named classes and get_loss ----------------------------------------------
 probs_2d = np.full((4, 3), 1.0 / 3.0)
