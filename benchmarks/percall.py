@@ -16,16 +16,32 @@ calls); the table gives the median and the min-max of those repeats.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import statistics
+import sys
 import timeit
+from pathlib import Path
 
 import numpy as np
 
 import fastloss
 
 
+def _table():
+    """fastloss/_table.py of this checkout, loaded by path: it imports nothing of
+    fastloss, so the build under measure may be another checkout's."""
+    path = Path(__file__).resolve().parents[1] / "fastloss" / "_table.py"
+    spec = importlib.util.spec_from_file_location("_fastloss_table", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
 def cases(n: int, c: int, dtype: str) -> dict[str, object]:
+    """name -> a call of it, for every loss of the loss table that the measured
+    fastloss has (linear cross-entropy aside: its cost is a GEMM)."""
     rng = np.random.default_rng(0)
     dt = np.dtype(dtype)
     x = rng.standard_normal((n, c)).astype(dt)
@@ -33,53 +49,31 @@ def cases(n: int, c: int, dtype: str) -> dict[str, object]:
     yb = (rng.random((n, c)) > 0.5).astype(dt)
     probs = (1 / (1 + np.exp(-x))).astype(dt)
     t = rng.integers(0, c, n)
-    out = np.empty_like(x)
     a, p, q = (rng.standard_normal((n, c)).astype(dt) for _ in range(3))
-    outs3 = tuple(np.empty_like(x) for _ in range(3))
-    f = fastloss
-    return {
-        "softmax_cross_entropy": lambda: f.softmax_cross_entropy(x, t),
-        "softmax_cross_entropy_and_grad": lambda: f.softmax_cross_entropy_and_grad(
-            x, t, out=out
-        ),
-        "perplexity": lambda: f.perplexity(x, t),
-        "softmax_focal_loss": lambda: f.softmax_focal_loss(x, t),
-        "softmax_focal_loss_and_grad": lambda: f.softmax_focal_loss_and_grad(
-            x, t, out=out
-        ),
-        "kl_div_with_logits": lambda: f.kl_div_with_logits(x, y),
-        "kl_div_with_logits_and_grad": lambda: f.kl_div_with_logits_and_grad(
-            x, y, out=out
-        ),
-        "triplet_margin_loss": lambda: f.triplet_margin_loss(a, p, q),
-        "triplet_margin_loss_and_grad": lambda: f.triplet_margin_loss_and_grad(
-            a, p, q, out=outs3
-        ),
-        "mse_loss": lambda: f.mse_loss(x, y),
-        "mse_loss_and_grad": lambda: f.mse_loss_and_grad(x, y, out=out),
-        "l1_loss": lambda: f.l1_loss(x, y),
-        "l1_loss_and_grad": lambda: f.l1_loss_and_grad(x, y, out=out),
-        "huber_loss": lambda: f.huber_loss(x, y),
-        "huber_loss_and_grad": lambda: f.huber_loss_and_grad(x, y, out=out),
-        "smooth_l1_loss": lambda: f.smooth_l1_loss(x, y),
-        "smooth_l1_loss_and_grad": lambda: f.smooth_l1_loss_and_grad(x, y, out=out),
-        "log_cosh_loss": lambda: f.log_cosh_loss(x, y),
-        "log_cosh_loss_and_grad": lambda: f.log_cosh_loss_and_grad(x, y, out=out),
-        "binary_cross_entropy_with_logits": lambda: f.binary_cross_entropy_with_logits(
-            x, yb
-        ),
-        "binary_cross_entropy_with_logits_and_grad": lambda: (
-            f.binary_cross_entropy_with_logits_and_grad(x, yb, out=out)
-        ),
-        "binary_cross_entropy": lambda: f.binary_cross_entropy(probs, yb),
-        "binary_cross_entropy_and_grad": lambda: f.binary_cross_entropy_and_grad(
-            probs, yb, out=out
-        ),
-        "sigmoid_focal_loss": lambda: f.sigmoid_focal_loss(x, yb),
-        "sigmoid_focal_loss_and_grad": lambda: f.sigmoid_focal_loss_and_grad(
-            x, yb, out=out
-        ),
+    inputs = {
+        "classes": (x, t),
+        "two_logits": (x, y),
+        "regression": (x, y),
+        "logits": (x, yb),
+        "probs": (probs, yb),
+        "triplet": (a, p, q),
     }
+    found = {}
+    for row in _table().LOSSES:
+        if row.family == "linear_ce" or not hasattr(fastloss, row.name):
+            continue
+        kind = row.bench.inputs if row.bench else None
+        kind = kind or ("regression" if row.family == "elementwise" else "classes")
+        args = inputs[kind]
+        outs = tuple(
+            np.empty_like(v) for v in args[: len(args) if kind == "triplet" else 1]
+        )
+        out = outs if kind == "triplet" else outs[0]
+        for name in row.names:
+            fn = getattr(fastloss, name)
+            kw = {"out": out} if name.endswith("_and_grad") else {}
+            found[name] = lambda fn=fn, args=args, kw=kw: fn(*args, **kw)
+    return found
 
 
 def measure(fn, number: int, repeats: int) -> list[float]:

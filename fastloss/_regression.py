@@ -3,7 +3,6 @@ fused ``*_and_grad`` twin (one kernel call for the loss and d loss / d pred)."""
 
 from __future__ import annotations
 
-import numpy as np
 import numpy.typing as npt
 
 from ._elementwise import (
@@ -18,7 +17,7 @@ from ._elementwise import (
     elementwise_loss,
 )
 from ._typing import FloatArray, LossAndGrad, LossValue
-from ._validation import real_scalar
+from ._validation import bool_flag, real_scalar
 
 __all__ = [
     "huber_loss",
@@ -105,10 +104,9 @@ _NO_PARAMS = (0.0, 0.0, 0.0, 0.0)
 
 def _poisson(log_input, eps):
     """(kernel kind, parameters) of the Poisson loss."""
-    if not isinstance(log_input, (bool, np.bool_)):
-        raise TypeError(f"log_input must be True or False, got {log_input!r}")
+    log = bool_flag(log_input, "log_input")
     e = real_scalar(eps, "eps", 0.0)
-    return (POISSON_LOG, _NO_PARAMS) if log_input else (POISSON, (e, 0.0, 0.0, 0.0))
+    return (POISSON_LOG, _NO_PARAMS) if log else (POISSON, (e, 0.0, 0.0, 0.0))
 
 
 # ---- mse ---------------------------------------------------------------------------

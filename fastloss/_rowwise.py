@@ -21,6 +21,7 @@ from ._typing import FloatArray, LossAndGrad, LossValue
 from ._validation import (
     _F16,
     _F32,
+    bool_flag,
     check_out,
     check_reduction,
     class_index_target,
@@ -69,12 +70,6 @@ def _rows(x, name, what):
     if arr.shape[-1] < 1:
         raise ValueError(f"{name} must have at least one {what} (the last axis)")
     return arr, res_dtype
-
-
-def _flag(value, name):
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    raise TypeError(f"{name} must be a bool, got {value!r}")
 
 
 def _positive(value, name):
@@ -487,7 +482,7 @@ def _kl(
     x, res_dtype = _rows(student_logits, "student_logits", "class")
     shape, dtype = x.shape, x.dtype
     lead = shape[:-1]
-    probs = _flag(teacher_probs, "teacher_probs")
+    probs = bool_flag(teacher_probs, "teacher_probs")
     t, _ = float_input(teacher_logits, "teacher_logits")
     if t.shape != shape:
         raise ValueError(
@@ -930,7 +925,7 @@ def _triplet_params(dtype, margin, p, eps, swap):
     m = dtype_scalar(margin, "margin", dtype)
     pn = dtype_scalar(p, "p", dtype, 1.0)
     e = dtype_scalar(eps, "eps", dtype)
-    return m, pn, e, 1.0 if _flag(swap, "swap") else 0.0, 0
+    return m, pn, e, 1.0 if bool_flag(swap, "swap") else 0.0, 0
 
 
 def triplet_margin_loss(

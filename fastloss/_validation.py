@@ -213,6 +213,14 @@ _NORMAL_RANGE = {
 }
 
 
+def bool_flag(value: Any, name: str) -> bool:
+    """A Python or NumPy bool as a bool; anything else (1, None, "yes") is a
+    TypeError."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise TypeError(f"{name} must be a bool, got {value!r}")
+
+
 def int_scalar(value: Any, name: str) -> int:
     """An int that fits in int64 (the kernels' index type)."""
     if type(value) is int and -(2**63) <= value < 2**63:

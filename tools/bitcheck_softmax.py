@@ -111,14 +111,6 @@ def _calls():
                     ("prob_w_ls", (x, p), dict(weight=w, label_smoothing=0.1)),
                     ("prob_sw_z", (x, p), dict(sample_weight=sw, z_loss=1e-3)),
                 ]
-                for name, args, kw in ce:
-                    yield (
-                        f"ce/{name}/{key0}",
-                        fastloss.softmax_cross_entropy,
-                        fastloss.softmax_cross_entropy_and_grad,
-                        args,
-                        kw,
-                    )
                 foc = [
                     ("g2", (x, ti), {}),
                     ("g0", (x, t), dict(gamma=0.0)),
@@ -126,14 +118,6 @@ def _calls():
                     ("g1_sw", (x, t), dict(gamma=1.0, sample_weight=sw)),
                     ("g3", (x, t), dict(gamma=3.0)),
                 ]
-                for name, args, kw in foc:
-                    yield (
-                        f"focal/{name}/{key0}",
-                        fastloss.softmax_focal_loss,
-                        fastloss.softmax_focal_loss_and_grad,
-                        args,
-                        kw,
-                    )
                 kl = [
                     ("t1", (x, t2), {}),
                     ("t2_sw", (x, t2), dict(temperature=2.0, sample_weight=sw)),
@@ -145,14 +129,17 @@ def _calls():
                         dict(teacher_probs=True, temperature=3.0, sample_weight=sw),
                     ),
                 ]
-                for name, args, kw in kl:
-                    yield (
-                        f"kl/{name}/{key0}",
-                        fastloss.kl_div_with_logits,
-                        fastloss.kl_div_with_logits_and_grad,
-                        args,
-                        kw,
+                for family, fn, cases in (
+                    ("ce", "softmax_cross_entropy", ce),
+                    ("focal", "softmax_focal_loss", foc),
+                    ("kl", "kl_div_with_logits", kl),
+                ):
+                    loss, grad = (
+                        getattr(fastloss, fn),
+                        getattr(fastloss, fn + "_and_grad"),
                     )
+                    for name, args, kw in cases:
+                        yield (f"{family}/{name}/{key0}", loss, grad, args, kw)
                 yield (f"ppl/idx/{key0}", fastloss.perplexity, None, (x, t), {})
                 yield (f"ppl/ign/{key0}", fastloss.perplexity, None, (x, ti), {})
 
