@@ -3,8 +3,8 @@
 Every array argument is a 1-D C-contiguous buffer (the Python layer flattens and
 converts); the float ones are all float32 or all float64 within one call. Each must
 have exactly the length its kernel uses (n * c, n, c, ...): ValueError otherwise.
-`softmax_cross_entropy_fast` and `fast_call` are the exceptions: they take the
-public function's arguments as given, and return its result or None (not taken).
+`fast_call` is the exception: it takes the public function's arguments as given,
+and returns its result or None (not taken).
 """
 
 from collections.abc import Callable
@@ -33,19 +33,6 @@ def softmax_cross_entropy(
     mean: bool,
     n_threads: int,
 ) -> float: ...
-def softmax_cross_entropy_fast(
-    logits: object,
-    target: object,
-    weight: object,
-    ignore_index: object,
-    label_smoothing: object,
-    z_loss: object,
-    sample_weight: object,
-    reduction: object,
-    n_threads: object,
-    out: object,
-    want_grad: bool,
-) -> Any | None: ...
 
 FAST_ELEMENTWISE: int
 FAST_ROWWISE: int

@@ -6,17 +6,15 @@ conversions are a last guard on dtype and contiguity, and every buffer's length 
 compared with the n, c (and t) it is read or written with, so a direct call with
 wrong lengths raises ValueError instead of reading or writing out of bounds. A
 buffer not aligned to its itemsize, which NumPy allows and C does not, is passed
-through an aligned copy (`_realigned`). The one exception is
-`softmax_cross_entropy_fast`: it checks the common softmax cross-entropy call in C
-and runs it, or declines (returns None) so that the validated path runs instead.
+through an aligned copy (`_realigned`). The one exception is `fast_call`: it
+checks the common call of any loss in C (the scalar options by the general path's
+own validators) and runs it, or declines (returns None) so that the validated path
+runs instead.
 """
 
 cimport numpy as cnp
-from cpython.float cimport PyFloat_AS_DOUBLE
 from cpython.long cimport PyLong_AsLongLongAndOverflow
 from cpython.pyport cimport PY_SSIZE_T_MAX
-from libc.float cimport DBL_MAX, DBL_MIN, FLT_MAX, FLT_MIN
-from libc.math cimport INFINITY, fabs, isfinite, ldexp
 from libc.stdint cimport INT64_MAX, int64_t, int8_t, int16_t, int32_t
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc
@@ -313,15 +311,7 @@ def softmax_cross_entropy(
     return a.loss
 
 
-# ---- softmax cross-entropy: the fast path for common calls -------------------------
-#
-# fastloss/_softmax_ce.py offers every call to `softmax_cross_entropy_fast` first. It
-# takes the call only when each argument is in the plain form whose checks cost a
-# few C comparisons here (instead of ~3 µs of Python in _validation.py plus the
-# memoryviews of the binding above), and returns None for anything else, or when
-# any check fails: the general path then runs from scratch and raises its own
-# error. So the fast path never raises for a bad argument, and it returns only what
-# the general path would return for the same call, bit for bit.
+# ---- shared by the fast path (below) -------------------------------------------
 
 cdef object _config_module = None  # fastloss._config, imported on first use
 cdef long long _max_threads = 0  # its MAX_THREADS
@@ -360,43 +350,6 @@ cdef int _fast_threads(object n_threads) except -2:
     if overflow or v < 1 or v > _max_threads:
         return -1
     return <int>v
-
-
-cdef bint _plain_real(object value, double low, double high, double *res):
-    """`real_scalar(value, name, low, high)` where it raises nothing and `value` is a
-    float, or an int of at most 2**53 in magnitude (exact as a double)."""
-    cdef int overflow = 0
-    cdef long long v
-    cdef double d
-    if type(value) is float:
-        d = PyFloat_AS_DOUBLE(value)
-    elif type(value) is int:
-        v = PyLong_AsLongLongAndOverflow(value, &overflow)
-        if overflow or v > (1LL << 53) or v < -(1LL << 53):
-            return False
-        d = <double>v
-    else:
-        return False
-    if not (d >= low and d <= high and isfinite(d)):
-        return False
-    res[0] = d
-    return True
-
-
-cdef bint _in_contract(double v, bint f32, bint weight_like) noexcept nogil:
-    """0, or of magnitude in the contract's range (fastloss/_validation.py:
-    weight_range for weight-like parameters, else a normal number of the dtype)."""
-    cdef double a = fabs(v)
-    cdef double lo, hi
-    if v == 0.0:
-        return True
-    if weight_like:
-        hi = 4294967296.0 if f32 else ldexp(1.0, 200)
-        lo = 1.0 / hi
-    else:
-        lo = FLT_MIN if f32 else DBL_MIN
-        hi = FLT_MAX if f32 else DBL_MAX
-    return lo <= a <= hi
 
 
 cdef inline bint _aligned(const void *p, Py_ssize_t item) noexcept nogil:
@@ -442,153 +395,13 @@ cdef bint _widen_target(
     return True
 
 
-def softmax_cross_entropy_fast(
-    logits, target, weight, ignore_index, label_smoothing, z_loss, sample_weight,
-    reduction, n_threads, out, bint want_grad,
-):
-    """`_softmax_cross_entropy` (fastloss/_softmax_ce.py, same arguments) for the
-    common call, or None when the call is not one (see above). Taken when: logits
-    an exact ndarray of the float32 or float64 dtype, C-contiguous, aligned, with at
-    least one row and one class; target an exact ndarray of a native-order integer
-    dtype with shape logits.shape[:-1], C-contiguous, aligned; weight and
-    sample_weight None; ignore_index an int of int64; label_smoothing in [0, 1] and
-    z_loss >= 0 plain finite numbers; reduction one of the three strings; n_threads
-    None or an int in [1, MAX_THREADS]; out (with want_grad) None or an exact
-    ndarray of the logits' shape and dtype, C-contiguous, aligned, writeable, which
-    is the logits' memory exactly or overlaps neither the logits nor the target.
-    A class index out of range also returns None, having written nothing (the
-    kernel checks targets first); the general path then reports it."""
-    cdef cnp.ndarray x, t, grad = None, rows = None
-    cdef fl_sce_args a
-    cdef int typenum, typenum_t, nd, k, status, nt
-    cdef int overflow = 0
-    cdef bint is_mean, is_none, f32
-    cdef Py_ssize_t item, titem, nbytes
-    cdef cnp.npy_intp *dims
-    cdef cnp.npy_intp *tdims
-    cdef int64_t n, c
-    cdef const void *tp
-    cdef int64_t small[_SMALL_TARGET]
-    cdef int64_t *widened = NULL
-
-    if (weight is not None or sample_weight is not None
-            or type(logits) is not cnp.ndarray or type(target) is not cnp.ndarray
-            or type(reduction) is not str):
-        return None
-    is_mean = <str>reduction == "mean"
-    is_none = not is_mean and <str>reduction == "none"
-    if not (is_mean or is_none or <str>reduction == "sum"):
-        return None
-
-    # logits: float_input() keeps them as they are; the dtype must be the float32 or
-    # float64 object itself, as results take the logits' dtype object.
-    x = <cnp.ndarray>logits
-    if <void *>cnp.PyArray_DESCR(x) == <void *>_DT_F32:
-        f32, item, typenum = True, 4, cnp.NPY_FLOAT32
-    elif <void *>cnp.PyArray_DESCR(x) == <void *>_DT_F64:
-        f32, item, typenum = False, 8, cnp.NPY_FLOAT64
-    else:
-        return None
-    nd = cnp.PyArray_NDIM(x)
-    if (nd < 1 or cnp.PyArray_SIZE(x) == 0 or not cnp.PyArray_IS_C_CONTIGUOUS(x)
-            or not _aligned(cnp.PyArray_DATA(x), item)):
-        return None
-    dims = cnp.PyArray_DIMS(x)
-    c = dims[nd - 1]
-    n = cnp.PyArray_SIZE(x) // c
-    nbytes = n * c * item
-
-    # target: class indices of shape logits.shape[:-1] (class_index_target())
-    t = <cnp.ndarray>target
-    typenum_t = cnp.PyArray_TYPE(t)
-    if (not cnp.PyTypeNum_ISINTEGER(typenum_t) or cnp.PyArray_ISBYTESWAPPED(t)
-            or cnp.PyArray_NDIM(t) != nd - 1 or not cnp.PyArray_IS_C_CONTIGUOUS(t)):
-        return None
-    tdims = cnp.PyArray_DIMS(t)
-    for k in range(nd - 1):
-        if tdims[k] != dims[k]:
-            return None
-    titem = cnp.PyArray_ITEMSIZE(t)
-    tp = cnp.PyArray_DATA(t)
-    if not _aligned(tp, titem):
-        return None
-
-    if type(ignore_index) is not int:
-        return None
-    a.ignore_index = PyLong_AsLongLongAndOverflow(ignore_index, &overflow)
-    if overflow:
-        return None
-    if (not _plain_real(label_smoothing, 0.0, 1.0, &a.label_smoothing)
-            or not _plain_real(z_loss, 0.0, INFINITY, &a.z_loss)
-            or not _in_contract(a.label_smoothing, f32, False)
-            or not _in_contract(a.z_loss, f32, True)):
-        return None
-    nt = _fast_threads(n_threads)
-    if nt < 0:
-        return None
-
-    if want_grad:
-        if out is None:  # grad_buffer(): a new array, as np.empty(shape, x.dtype)
-            grad = cnp.PyArray_EMPTY(nd, dims, typenum, 0)
-        else:  # check_out(), and the binding's overlap checks
-            if type(out) is not cnp.ndarray:
-                return None
-            grad = <cnp.ndarray>out
-            if (cnp.PyArray_TYPE(grad) != typenum or cnp.PyArray_ISBYTESWAPPED(grad)
-                    or cnp.PyArray_NDIM(grad) != nd
-                    or not cnp.PyArray_IS_C_CONTIGUOUS(grad)
-                    or not cnp.PyArray_ISWRITEABLE(grad)
-                    or not _aligned(cnp.PyArray_DATA(grad), item)):
-                return None
-            for k in range(nd):
-                if cnp.PyArray_DIMS(grad)[k] != dims[k]:
-                    return None
-            if ((cnp.PyArray_DATA(grad) != cnp.PyArray_DATA(x)
-                    and _overlap(cnp.PyArray_DATA(grad), nbytes,
-                                 cnp.PyArray_DATA(x), nbytes))
-                    or _overlap(cnp.PyArray_DATA(grad), nbytes, tp, n * titem)):
-                return None
-    if is_none:
-        rows = cnp.PyArray_EMPTY(nd - 1, dims, typenum, 0)
-
-    if titem == 8 and cnp.PyTypeNum_ISSIGNED(typenum_t):
-        a.target = <const int64_t *>tp
-    else:  # as class_index_target() converts them, into scratch space of ours
-        widened = &small[0] if n <= _SMALL_TARGET else <int64_t *>malloc(n * 8)
-        if widened == NULL:  # the general path's copy meets the same shortage
-            return None
-        if not _widen_target(tp, cnp.PyTypeNum_ISSIGNED(typenum_t), titem, n, widened):
-            if widened != &small[0]:
-                free(widened)
-            return None
-        a.target = widened
-    a.logits = cnp.PyArray_DATA(x)
-    a.prob = NULL
-    a.weight = NULL
-    a.sample_weight = NULL
-    a.grad = NULL if grad is None else cnp.PyArray_DATA(grad)
-    a.loss_rows = NULL if rows is None else cnp.PyArray_DATA(rows)
-    a.n = n
-    a.c = c
-    a.mean = is_mean
-    with nogil:  # released around every kernel call, tiny ones too (~50 ns)
-        status = _sce_run(&a, f32, nt)
-    if widened != NULL and widened != &small[0]:
-        free(widened)
-    if status == FL_EBADTARGET:  # nothing written: the general path reports it
-        return None
-    if status == FL_ENOMEM:
-        raise MemoryError("softmax_cross_entropy: out of memory for scratch space")
-    loss = rows if is_none else a.loss
-    return (loss, grad) if want_grad else loss
-
-
 # ---- the generic fast path: every family, from the family's own specification ---
 #
-# `fast_call` is offered the common call of every loss (fastloss/_fastpath.py). Like
-# `softmax_cross_entropy_fast` it takes a call only when the general path would pass
-# every array through unchanged, and returns None for anything else, so the general
-# path runs and raises its own error. It checks only the *form* of the arguments
+# `fast_call` is offered the common call of every loss (the family modules of
+# fastloss/). It takes a call only when the general path would pass every array
+# through unchanged, and returns None for anything else, so the general path runs
+# and raises its own error: it never raises for a bad argument, and returns only
+# what the general path would return for the same call, bit for bit. It checks only the *form* of the arguments
 # (exact ndarray, dtype object, shape, C order, alignment, overlap with `out`); the
 # scalar options are validated by the family's `check(dtype, *check_args)`, built
 # from the validators of fastloss/_validation.py that the general path uses, which
@@ -728,7 +541,8 @@ def fast_call(
     if type(reduction) is not str or type(x) is not cnp.ndarray:
         return None
     if (family == FAST_ELEMENTWISE and (x2 is None or target is not None)) or (
-            family != FAST_ELEMENTWISE and kind == FL_RW_FOCAL and target is None):
+            target is None and (family == FAST_SOFTMAX_CE or kind == FL_RW_FOCAL
+                                and family == FAST_ROWWISE)):
         return None  # not a call of a family's form (the caller's mistake)
     is_mean = <str>reduction == "mean"
     is_none = not is_mean and <str>reduction == "none"

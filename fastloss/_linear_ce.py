@@ -365,7 +365,7 @@ _LCE_DOC_PARAMS = """\
         `softmax_cross_entropy`.
     reduction : {"mean", "sum", "none"}, default="mean"
         "mean" divides the sum by ``D =`` `cross_entropy_normalizer` ``(target,
-        weight=class_weight, ignore_index=ignore_index,
+        class_weight=class_weight, ignore_index=ignore_index,
         sample_weight=sample_weight)``, computed from all targets before the
         first chunk; it is 0 (and the gradients are 0) when ``D == 0``.
     chunk_size : int >= 1, optional
@@ -389,7 +389,7 @@ _LCE_DOC_NOTES = """\
     Notes
     -----
     With ``x_i = weight @ hidden_i + bias`` (the logits of row ``i``) the loss is
-    exactly `softmax_cross_entropy` ``(x, target, weight=class_weight, ...)`` of
+    exactly `softmax_cross_entropy` ``(x, target, class_weight=class_weight, ...)`` of
     the materialised logits, row loss::
 
         l_i = s_i * [(1 - eps) w_y (lse_i - x_iy)

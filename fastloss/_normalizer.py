@@ -22,6 +22,7 @@ from ._validation import (
     float_input,
     index_str,
     int_scalar,
+    renamed,
     weight_array,
 )
 
@@ -31,15 +32,16 @@ __all__ = ["cross_entropy_normalizer"]
 def cross_entropy_normalizer(
     target: npt.ArrayLike,
     *,
-    weight: npt.ArrayLike | None = None,
+    class_weight: npt.ArrayLike | None = None,
     ignore_index: int = -100,
     sample_weight: npt.ArrayLike | None = None,
+    weight: npt.ArrayLike | None = None,
 ) -> float:
     """The number that ``reduction="mean"`` divides the summed loss by.
 
     For the cross-entropy losses (`softmax_cross_entropy`,
     `linear_cross_entropy` and their ``_and_grad`` twins) called with the same
-    ``target``, ``weight``, ``ignore_index`` and ``sample_weight``::
+    ``target``, ``class_weight``, ``ignore_index`` and ``sample_weight``::
 
         loss(reduction="mean") == loss(reduction="sum") / D
 
@@ -53,21 +55,23 @@ def cross_entropy_normalizer(
     target : array_like
         Either class indices, an integer array (any integer dtype) of any shape
         (the logits' shape without the class axis), with values ``>= 0`` or equal
-        to ``ignore_index`` (and ``< len(weight)`` when ``weight`` is given); or
+        to ``ignore_index`` (and ``< len(class_weight)`` when ``class_weight`` is
+        given); or
         class probabilities, a float array of shape ``(..., n_classes)`` with
         ``n_classes >= 1`` (the losses refuse logits without a class, so there is
         no "mean" to normalise).
-    weight : array_like of shape (n_classes,), optional
-        Per-class weights as passed to the loss (``class_weight`` of
-        `linear_cross_entropy`): finite, each 0 or of magnitude in [2**-200, 2**200]
-        (the float64 range: D is computed in float64; a float32 loss refuses
-        weights outside [2**-32, 2**32] itself).
+    class_weight : array_like of shape (n_classes,), optional
+        Per-class weights as passed to the loss (its ``class_weight``): finite,
+        each 0 or of magnitude in [2**-200, 2**200] (the float64 range: D is
+        computed in float64; a float32 loss refuses weights outside [2**-32,
+        2**32] itself). ``weight=`` is its deprecated spelling (accepted, with a
+        DeprecationWarning).
     ignore_index : int, default=-100
         Rows whose class-index target equals it count for nothing. Not used with
         probability targets.
     sample_weight : array_like, optional
         Per-row weights (finite; each 0 or of magnitude in [2**-200, 2**200], as
-        ``weight``) with the shape of the class-index ``target``
+        ``class_weight``) with the shape of the class-index ``target``
         (``target.shape[:-1]`` for probabilities).
 
     Returns
@@ -86,9 +90,9 @@ def cross_entropy_normalizer(
     ValueError, TypeError
         For a malformed argument, naming it: float class indices, probabilities
         without a class (last axis of length 0), a class index below 0 (or at
-        least ``len(weight)``) that is not ``ignore_index``, a ``weight`` that is
-        empty, not 1-D or not finite, a ``sample_weight`` whose shape does not
-        match.
+        least ``len(class_weight)``) that is not ``ignore_index``, a
+        ``class_weight`` that is empty, not 1-D or not finite, a ``sample_weight``
+        whose shape does not match.
 
     Examples
     --------
@@ -96,7 +100,7 @@ def cross_entropy_normalizer(
     >>> target = np.array([2, 0, -100, 1])
     >>> fastloss.cross_entropy_normalizer(target)  # three rows not ignored
     3.0
-    >>> fastloss.cross_entropy_normalizer(target, weight=[1.0, 0.5, 2.0])
+    >>> fastloss.cross_entropy_normalizer(target, class_weight=[1.0, 0.5, 2.0])
     3.5
     >>> logits = np.array([[1.0, 0.0, 2.0], [0.5, 0.5, 0.0],
     ...                    [9.0, 9.0, 9.0], [0.0, 3.0, 1.0]])
@@ -105,6 +109,10 @@ def cross_entropy_normalizer(
     >>> bool(np.isclose(m, s / fastloss.cross_entropy_normalizer(target)))
     True
     """
+    if weight is not None:
+        class_weight = renamed(
+            "cross_entropy_normalizer", "weight", "class_weight", weight, class_weight
+        )
     t = target if type(target) is np.ndarray else np.asarray(target)
     kind = t.dtype.kind
     if kind == "f":
@@ -120,7 +128,7 @@ def cross_entropy_normalizer(
                 f"is empty), got shape {t.shape}"
             )
         lead = t.shape[:-1]
-        _class_weight(weight, n_classes)  # validated; it does not enter D
+        _class_weight(class_weight, n_classes)  # validated; it does not enter D
         sw = weight_array(sample_weight, "sample_weight", lead, _F64)
         if sw is None:
             return float(np.prod(lead, dtype=np.int64))
@@ -132,13 +140,13 @@ def cross_entropy_normalizer(
         )
     y = class_index_target(t, "target", t.shape)
     ignore = int_scalar(ignore_index, "ignore_index")
-    w = _class_weight(weight, None)
+    w = _class_weight(class_weight, None)
     sw = weight_array(sample_weight, "sample_weight", t.shape, _F64)
     keep = y != ignore
     bad = keep & (y < 0) if w is None else keep & ((y < 0) | (y >= w.shape[0]))
     if bad.any():
         pos = int(np.argmax(bad))
-        valid = "[0, inf)" if w is None else f"[0, {w.shape[0]}) (len(weight))"
+        valid = "[0, inf)" if w is None else f"[0, {w.shape[0]}) (len(class_weight))"
         raise ValueError(
             f"target[{index_str(pos, t.shape)}] (flat position {pos}) = {int(y[pos])}"
             f" is out of range: class indices must be in {valid} or equal "
@@ -173,13 +181,13 @@ def _class_weight(
     given)."""
     if weight is None:
         return None
-    arr, _ = float_input(weight, "weight")
+    arr, _ = float_input(weight, "class_weight")
     if arr.ndim != 1 or (n_classes is not None and arr.shape[0] != n_classes):
         want = "(n_classes,)" if n_classes is None else f"({n_classes},)"
-        raise ValueError(f"weight must have shape {want}, got {arr.shape}")
+        raise ValueError(f"class_weight must have shape {want}, got {arr.shape}")
     if arr.shape[0] == 0:  # no class: the losses refuse it (see the logits)
-        raise ValueError("weight must have at least one class, got shape (0,)")
+        raise ValueError("class_weight must have at least one class, got shape (0,)")
     if not np.isfinite(arr).all():
-        raise ValueError("weight must be finite (it holds NaN or inf)")
-    check_weight_range(arr, "weight", _F64)
+        raise ValueError("class_weight must be finite (it holds NaN or inf)")
+    check_weight_range(arr, "class_weight", _F64)
     return np.asarray(arr, dtype=_F64)

@@ -22,9 +22,11 @@ from ._validation import (
     _F16,
     _F32,
     bool_flag,
+    check_copies_out,
     check_out,
     check_reduction,
     class_index_target,
+    derived_weights,
     dtype_scalar,
     finish_grad,
     float_input,
@@ -33,6 +35,7 @@ from ._validation import (
     int_scalar,
     keras_order_hint,
     real_scalar,
+    renamed,
     weight_array,
     weight_scalar,
 )
@@ -152,8 +155,9 @@ _DTYPE_DOC = """\
 def _focal(
     logits,
     target,
-    gamma,
     alpha,
+    gamma,
+    class_weight,
     ignore_index,
     sample_weight,
     reduction,
@@ -161,7 +165,7 @@ def _focal(
     out,
     want_grad,
 ):
-    if alpha is None and sample_weight is None:
+    if alpha is None and class_weight is None and sample_weight is None:
         result = _fast(
             _kernels.FAST_ROWWISE,
             _kernels.RW_FOCAL,
@@ -190,7 +194,7 @@ def _focal(
         )
     y = class_index_target(t, "target", lead)
     g = dtype_scalar(gamma, "gamma", dtype, 0.0)
-    a = weight_array(alpha, "alpha", (c,), dtype)
+    a = _focal_class_weight(alpha, class_weight, c, dtype)
     sw = _sample_weight(sample_weight, lead, dtype)
     ignore_index = int_scalar(ignore_index, "ignore_index")
     nt = _resolve_n_threads(n_threads)
@@ -218,11 +222,13 @@ def _focal(
             [
                 ("logits", logits, dtype),
                 ("target", target, y.dtype),
-                ("alpha", alpha, dtype),
+                ("class_weight", class_weight, dtype),
                 ("sample_weight", sample_weight, dtype),
             ],
             allow_alias=logits,
         )
+        # alpha times the class weights reaches the kernel as a copy
+        check_copies_out(out, [("class_weight", class_weight, a)])
     grad = grad_buffer(x, logits, out, res_dtype, shape) if want_grad else None
     rows = np.empty(lead, dtype=dtype) if reduction == "none" else None
     try:
@@ -254,6 +260,21 @@ def _focal(
     return loss, finish_grad(grad, out, res_dtype)
 
 
+def _focal_class_weight(alpha, class_weight, c, dtype):
+    """The kernel's per-class factors: ``alpha * class_weight`` (either may be
+    None), None when both are."""
+    w = weight_array(class_weight, "class_weight", (c,), dtype)
+    if alpha is None:
+        return w
+    a = weight_scalar(alpha, "alpha", dtype)
+    if w is None:
+        return np.full(c, a, dtype=dtype)
+    with derived_weights("alpha * class_weight"):
+        return weight_array(
+            np.float64(a) * w.astype(np.float64), "alpha * class_weight", (c,), dtype
+        )
+
+
 def _focal_params(dtype, gamma, ignore_index):
     """The fast path's checks of `_focal`'s scalars, in compute `dtype`."""
     g = dtype_scalar(gamma, "gamma", dtype, 0.0)
@@ -264,18 +285,25 @@ def softmax_focal_loss(
     logits: npt.ArrayLike,
     target: npt.ArrayLike,
     *,
+    alpha: float | None = None,
     gamma: float = 2.0,
-    alpha: npt.ArrayLike | None = None,
+    class_weight: npt.ArrayLike | None = None,
     ignore_index: int = -100,
     sample_weight: npt.ArrayLike | None = None,
     reduction: str = "mean",
     n_threads: int | None = None,
 ) -> LossValue:
+    if alpha is not None and np.ndim(alpha) != 0:
+        alpha, class_weight = (
+            None,
+            renamed("softmax_focal_loss", "alpha", "class_weight", alpha, class_weight),
+        )
     return _focal(
         logits,
         target,
-        gamma,
         alpha,
+        gamma,
+        class_weight,
         ignore_index,
         sample_weight,
         reduction,
@@ -289,19 +317,32 @@ def softmax_focal_loss_and_grad(
     logits: npt.ArrayLike,
     target: npt.ArrayLike,
     *,
+    alpha: float | None = None,
     gamma: float = 2.0,
-    alpha: npt.ArrayLike | None = None,
+    class_weight: npt.ArrayLike | None = None,
     ignore_index: int = -100,
     sample_weight: npt.ArrayLike | None = None,
     reduction: str = "mean",
     n_threads: int | None = None,
     out: FloatArray | None = None,
 ) -> LossAndGrad:
+    if alpha is not None and np.ndim(alpha) != 0:
+        alpha, class_weight = (
+            None,
+            renamed(
+                "softmax_focal_loss_and_grad",
+                "alpha",
+                "class_weight",
+                alpha,
+                class_weight,
+            ),
+        )
     return _focal(
         logits,
         target,
-        gamma,
         alpha,
+        gamma,
+        class_weight,
         ignore_index,
         sample_weight,
         reduction,
@@ -325,16 +366,23 @@ _FOCAL_PARAMS = f"""\
     target : array_like of integers, shape ``logits.shape[:-1]``
         Class indices (any integer dtype) in ``[0, n_classes)`` or equal to
         ``ignore_index``.
+    alpha : float >= 0, optional
+        Balance factor that scales every row's loss and gradient, as ``alpha`` of
+        `fastloss.sigmoid_focal_loss` and of Keras's ``CategoricalFocalCrossentropy``
+        (whose default is 0.25; here None, i.e. 1). 0 or of magnitude in [2**-32,
+        2**32] for float32, [2**-200, 2**200] for float64. An array here is the
+        deprecated spelling of ``class_weight`` (accepted with a
+        DeprecationWarning).
     gamma : float >= 0, default=2.0
         Focusing parameter: ``gamma = 0`` is plain cross-entropy.
-    alpha : array_like of shape (n_classes,), optional
+    class_weight : array_like of shape (n_classes,), optional
         Per-class weight (finite; 0 or of magnitude in [2**-32, 2**32] for float32,
         [2**-200, 2**200] for float64) of the row's target class, the "alpha-balanced"
-        focal loss. It scales each row's loss and gradient and does **not** change the
-        "mean" normaliser (a per-class loss scale, as in the focal-loss paper and
-        torchvision's ``sigmoid_focal_loss``; PyTorch's ``cross_entropy(weight=)``
-        divides by the sum of the weights instead: use `fastloss.softmax_cross_entropy`
-        with ``weight=`` for that).
+        focal loss of the paper. It scales each row's loss and gradient and does
+        **not** change the "mean" normaliser (a per-class loss scale, as in the
+        focal-loss paper and torchvision's ``sigmoid_focal_loss``; PyTorch's
+        ``cross_entropy(weight=)`` divides by the sum of the weights instead: use
+        `fastloss.softmax_cross_entropy` with ``class_weight=`` for that).
     ignore_index : int, default=-100
         Rows whose target equals it contribute no loss, no gradient and nothing to
         the "mean" normaliser.
@@ -344,7 +392,8 @@ _FOCAL_NOTES = """\
     Notes
     -----
     With ``q = softmax(x_i)``, target ``y``, ``s_i`` the sample weight (1 when None)
-    and ``alpha_y`` the target's class weight (1 when None), the loss of a row is::
+    and ``alpha_y = alpha * class_weight[y]`` (each 1 when None), the loss of a row
+    is::
 
         l_i = -s_i * alpha_y * (1 - q_y)**gamma * log(q_y)
 
@@ -356,7 +405,7 @@ _FOCAL_NOTES = """\
     is::
 
         logp = F.log_softmax(x, -1).gather(-1, y[..., None])[..., 0]
-        loss = -alpha[y] * (1 - logp.exp()) ** gamma * logp
+        loss = -alpha * class_weight[y] * (1 - logp.exp()) ** gamma * logp
 
     The gradient is ``s_i alpha_y K (q - onehot(y))`` with
     ``K = (1 - q_y)**gamma + gamma q_y (1 - q_y)**(gamma - 1) (-log q_y)``, formed
@@ -372,8 +421,8 @@ _FOCAL_NOTES = """\
     never ``log(q_y)`` of a rounded probability, so logits of any finite magnitude
     (±1e30) give finite results and a confident correct row a tiny, accurate loss.
     ``-inf`` logits act as masks; a target at ``-inf`` has infinite loss. With
-    ``gamma == 0`` and no ``alpha`` the call runs the softmax cross-entropy kernel
-    and equals `fastloss.softmax_cross_entropy` exactly."""
+    ``gamma == 0``, no ``alpha`` and no ``class_weight`` the call runs the softmax
+    cross-entropy kernel and equals `fastloss.softmax_cross_entropy` exactly."""
 
 softmax_focal_loss.__doc__ = f"""Softmax (multi-class) focal loss of logits against
     class indices.
@@ -394,7 +443,8 @@ softmax_focal_loss.__doc__ = f"""Softmax (multi-class) focal loss of logits agai
     ValueError, TypeError
         For any malformed argument, naming it, before anything is computed: shapes
         that do not pair, a class index out of range (with its position and value),
-        ``alpha`` of the wrong length, ``gamma < 0``, an unknown ``reduction``.
+        ``class_weight`` of the wrong length, ``gamma < 0``, an unknown
+        ``reduction``.
 
 {_FOCAL_NOTES}
 
@@ -734,7 +784,9 @@ def perplexity(
     logits: npt.ArrayLike,
     target: npt.ArrayLike,
     *,
+    class_weight: npt.ArrayLike | None = None,
     ignore_index: int = -100,
+    sample_weight: npt.ArrayLike | None = None,
     n_threads: int | None = None,
 ) -> float:
     """Perplexity: the exponential of the mean token cross-entropy.
@@ -750,8 +802,14 @@ def perplexity(
         Probability targets of the logits' shape are accepted as in
         `fastloss.softmax_cross_entropy` (the exponential of the mean soft
         cross-entropy).
+    class_weight : array_like of shape (n_classes,), optional
+        Per-class weights, as in `fastloss.softmax_cross_entropy`: the mean is then
+        the class-weighted mean ``sum_i w_{y_i} CE_i / sum_i w_{y_i}``.
     ignore_index : int, default=-100
         Tokens with this target count neither in the sum nor in the token count.
+    sample_weight : array_like of shape ``logits.shape[:-1]``, optional
+        Per-token weights, as in `fastloss.softmax_cross_entropy` (e.g. 0 for
+        padding): the mean is then the weighted mean.
     n_threads : int, optional
         OpenMP threads; None uses `fastloss.get_num_threads`. Bit-identical for any.
 
@@ -769,7 +827,8 @@ def perplexity(
 
     Notes
     -----
-    ``ppl = exp(sum_i CE_i / N)`` over the ``N`` tokens not ignored, with ``CE_i``
+    ``ppl = exp(sum_i CE_i / N)`` over the ``N`` tokens not ignored (with weights:
+    ``exp(sum_i s_i w_{y_i} CE_i / sum_i s_i w_{y_i})``), with ``CE_i``
     the cross-entropy of token ``i``, computed by the softmax cross-entropy kernel
     (forward only, no gradient memory). This equals
     ``torch.exp(F.cross_entropy(logits.flatten(0, -2), target.flatten(),
@@ -781,7 +840,8 @@ def perplexity(
     mean cross-entropy, which is what is trained
     (`fastloss.softmax_cross_entropy_and_grad`); its own gradient is that gradient
     times the perplexity, a rescaling that only makes the step size depend on the
-    current loss.
+    current loss. It has no ``reduction`` either: it is always the exponential of
+    the mean (of the sum it would be meaningless).
 
     Examples
     --------
@@ -795,7 +855,9 @@ def perplexity(
     ce = softmax_cross_entropy(
         logits,
         target,
+        class_weight=class_weight,
         ignore_index=ignore_index,
+        sample_weight=sample_weight,
         reduction="mean",
         n_threads=n_threads,
     )

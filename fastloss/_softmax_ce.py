@@ -21,17 +21,32 @@ from ._validation import (
     index_str,
     int_scalar,
     keras_order_hint,
+    renamed,
     weight_array,
     weight_scalar,
 )
 
 __all__ = ["softmax_cross_entropy", "softmax_cross_entropy_and_grad"]
 
-# The common call (ndarray logits and class indices, no weights, a plain out= or
-# none) is taken by this compiled twin of `_softmax_cross_entropy`, which checks
-# it in C; for any other call, or any check failing, it returns None and
+
+# A call whose arrays are already in the form the general path would give them
+# (exact float32/float64 ndarrays, C order, class indices, no weights) runs through
+# the compiled fast path every loss shares (fastloss/_kernels.pyx), which checks
+# that form and the scalars (by `_sce_params`, the general path's own validators);
+# any other call, or any check failing there, returns None and
 # `_softmax_cross_entropy` runs (and raises its errors) as if it had not been tried.
-_fast = _kernels.softmax_cross_entropy_fast
+_fast = _kernels.fast_call
+_FAST_SCE = _kernels.FAST_SOFTMAX_CE
+
+
+def _sce_params(dtype, ignore_index, label_smoothing, z_loss):
+    """The fast path's checks of the scalars, the general path's own validators:
+    the kernel's (label_smoothing, z_loss, 0, 0, ignore_index) in compute
+    `dtype`."""
+    eps = dtype_scalar(label_smoothing, "label_smoothing", dtype, 0.0, 1.0)
+    z = weight_scalar(z_loss, "z_loss", dtype)
+    return eps, z, 0.0, 0.0, int_scalar(ignore_index, "ignore_index")
+
 
 _SCE_DOC_PARAMS = """\
     Parameters
@@ -47,9 +62,10 @@ _SCE_DOC_PARAMS = """\
         ``logits.shape[:-1]`` with values in ``[0, n_classes)`` or equal to
         ``ignore_index``; or class probabilities, a float array of the logits'
         shape (used as given, not checked to sum to one).
-    weight : array_like of shape (n_classes,), optional
+    class_weight : array_like of shape (n_classes,), optional
         Per-class weights (finite; 0 or of magnitude in [2**-32, 2**32] for float32,
-        [2**-200, 2**200] for float64), as in PyTorch.
+        [2**-200, 2**200] for float64): PyTorch's ``weight=``. (``weight=`` is its
+        deprecated spelling here: still accepted, with a DeprecationWarning.)
     ignore_index : int, default=-100
         Rows whose class-index target equals it contribute no loss, no gradient and
         nothing to the "mean" normaliser. Not used with probability targets.
@@ -59,13 +75,14 @@ _SCE_DOC_PARAMS = """\
     z_loss : float >= 0, default=0.0
         Adds ``z_loss * logsumexp(logits_row) ** 2`` to each row's loss (the auxiliary
         loss that keeps the softmax normaliser near 1; PyTorch has none). It is
-        scaled by ``sample_weight`` but not by ``weight``. 0 or of magnitude in
+        scaled by ``sample_weight`` but not by ``class_weight``. 0 or of magnitude in
         [2**-32, 2**32] for float32, [2**-200, 2**200] for float64.
     sample_weight : array_like of shape ``logits.shape[:-1]``, optional
         Per-row weights (finite; 0 or of magnitude in [2**-32, 2**32] for float32,
         [2**-200, 2**200] for float64) that scale each row's loss. With "mean" the
         result is a weighted mean: the normaliser becomes ``sum_i sample_weight[i] *
-        weight[target[i]]`` (``sum_i sample_weight[i]`` for probability targets).
+        class_weight[target[i]]`` (``sum_i sample_weight[i]`` for probability
+        targets).
     reduction : {"mean", "sum", "none"}, default="mean"
     n_threads : int, optional
         OpenMP threads; None uses `fastloss.get_num_threads` (the OpenMP default,
@@ -109,7 +126,7 @@ _SCE_DOC_MATH = """\
 def _softmax_cross_entropy(
     logits,
     target,
-    weight,
+    class_weight,
     ignore_index,
     label_smoothing,
     z_loss,
@@ -155,7 +172,7 @@ def _softmax_cross_entropy(
             f"probabilities, got dtype {t.dtype}"
         )
 
-    w = weight_array(weight, "weight", (c,), dtype)
+    w = weight_array(class_weight, "class_weight", (c,), dtype)
     sw = weight_array(sample_weight, "sample_weight", lead, dtype)
     if sw is not None:
         sw = sw.reshape(-1)
@@ -174,13 +191,13 @@ def _softmax_cross_entropy(
             [
                 ("logits", logits, dtype),
                 ("target", target, dtype if y is None else y.dtype),
-                ("weight", weight, dtype),
+                ("class_weight", class_weight, dtype),
                 ("sample_weight", sample_weight, dtype),
             ],
             allow_alias=logits,
         )
         # rescaled class weights reach the kernel as a copy
-        check_copies_out(out, [("weight", weight, w)])
+        check_copies_out(out, [("class_weight", class_weight, w)])
 
     # Gradient buffer: the caller's out= (possibly the logits themselves), else the
     # converted copy of the logits if one was made (it is ours), else a new array.
@@ -246,18 +263,40 @@ def softmax_cross_entropy(
     logits: npt.ArrayLike,
     target: npt.ArrayLike,
     *,
-    weight: npt.ArrayLike | None = None,
+    class_weight: npt.ArrayLike | None = None,
     ignore_index: int = -100,
     label_smoothing: float = 0.0,
     z_loss: float = 0.0,
     sample_weight: npt.ArrayLike | None = None,
     reduction: str = "mean",
     n_threads: int | None = None,
+    weight: npt.ArrayLike | None = None,
 ) -> LossValue:
-    args = (
+    if weight is not None:
+        class_weight = renamed(
+            "softmax_cross_entropy", "weight", "class_weight", weight, class_weight
+        )
+    if class_weight is None and sample_weight is None:
+        loss = _fast(
+            _FAST_SCE,
+            0,
+            logits,
+            None,
+            None,
+            target,
+            _sce_params,
+            (ignore_index, label_smoothing, z_loss),
+            reduction,
+            n_threads,
+            None,
+            False,
+        )
+        if loss is not None:
+            return loss
+    return _softmax_cross_entropy(
         logits,
         target,
-        weight,
+        class_weight,
         ignore_index,
         label_smoothing,
         z_loss,
@@ -267,15 +306,13 @@ def softmax_cross_entropy(
         None,
         False,
     )
-    loss = _fast(*args)
-    return _softmax_cross_entropy(*args) if loss is None else loss
 
 
 def softmax_cross_entropy_and_grad(
     logits: npt.ArrayLike,
     target: npt.ArrayLike,
     *,
-    weight: npt.ArrayLike | None = None,
+    class_weight: npt.ArrayLike | None = None,
     ignore_index: int = -100,
     label_smoothing: float = 0.0,
     z_loss: float = 0.0,
@@ -283,11 +320,37 @@ def softmax_cross_entropy_and_grad(
     reduction: str = "mean",
     n_threads: int | None = None,
     out: FloatArray | None = None,
+    weight: npt.ArrayLike | None = None,
 ) -> LossAndGrad:
-    args = (
+    if weight is not None:
+        class_weight = renamed(
+            "softmax_cross_entropy_and_grad",
+            "weight",
+            "class_weight",
+            weight,
+            class_weight,
+        )
+    if class_weight is None and sample_weight is None:
+        result = _fast(
+            _FAST_SCE,
+            0,
+            logits,
+            None,
+            None,
+            target,
+            _sce_params,
+            (ignore_index, label_smoothing, z_loss),
+            reduction,
+            n_threads,
+            out,
+            True,
+        )
+        if result is not None:
+            return result
+    return _softmax_cross_entropy(
         logits,
         target,
-        weight,
+        class_weight,
         ignore_index,
         label_smoothing,
         z_loss,
@@ -297,8 +360,6 @@ def softmax_cross_entropy_and_grad(
         out,
         True,
     )
-    result = _fast(*args)
-    return _softmax_cross_entropy(*args) if result is None else result
 
 
 softmax_cross_entropy.__doc__ = f"""Softmax cross-entropy of logits against targets.
@@ -320,7 +381,7 @@ softmax_cross_entropy.__doc__ = f"""Softmax cross-entropy of logits against targ
     ValueError, TypeError
         For any malformed argument, naming it, before anything is computed: shapes
         that do not pair, a class index out of range (with its position and value),
-        a wrong-length ``weight``, ``label_smoothing`` outside [0, 1], an unknown
+        a wrong-length ``class_weight``, ``label_smoothing`` outside [0, 1], an unknown
         ``reduction``, non-numeric input.
 
 {_SCE_DOC_MATH}

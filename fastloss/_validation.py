@@ -11,6 +11,7 @@ import contextlib
 import contextvars
 import math
 import operator
+import warnings
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -219,6 +220,28 @@ def bool_flag(value: Any, name: str) -> bool:
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
     raise TypeError(f"{name} must be a bool, got {value!r}")
+
+
+def renamed(fn: str, old: str, new: str, old_value: Any, new_value: Any) -> Any:
+    """The value of keyword `new` of ``fastloss.<fn>`` given either as `new` or as
+    its deprecated spelling `old`: the old one warns (a DeprecationWarning that
+    names the new one, pointing at the caller's line) and both at once is a
+    TypeError. Call it directly from the public function (the warning's stack
+    level counts on that)."""
+    if old_value is None:
+        return new_value
+    if new_value is not None:
+        raise TypeError(
+            f"{fn}() got both {new}= and its deprecated spelling {old}=: pass only "
+            f"{new}="
+        )
+    warnings.warn(
+        f"fastloss.{fn}: {old}= is deprecated and will be removed in a future "
+        f"release; use {new}= (the same values)",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return old_value
 
 
 def int_scalar(value: Any, name: str) -> int:

@@ -1260,7 +1260,7 @@ class CategoricalFocalCrossentropy(Loss):
                     want_grad,
                     factor=1.0 if per_class else alpha,
                     gamma=self.gamma,
-                    alpha=alpha if per_class else None,
+                    class_weight=alpha if per_class else None,
                 )
         return self._numpy(t, x, alpha, plan, shape, res_dtype, shape_in, want_grad)
 

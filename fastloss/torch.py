@@ -45,6 +45,7 @@ fastloss's extra options are keyword-only. The contract shared by every function
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Callable, NamedTuple, Union
 
 try:
@@ -383,7 +384,7 @@ def cross_entropy(
             )
     prepared = _prepare(x, _compute_dtype(x), moved)
     kwargs = dict(
-        weight=_aux(weight, "weight", loss),
+        class_weight=_aux(weight, "weight", loss),
         ignore_index=ignore_index,
         label_smoothing=label_smoothing,
         z_loss=z_loss,
@@ -406,24 +407,28 @@ def cross_entropy(
 def softmax_focal_loss(
     input: Tensor,
     target: Tensor,
+    *args: Any,
+    alpha: float | Tensor | None = None,
     gamma: float = 2.0,
-    alpha: Tensor | None = None,
+    class_weight: Tensor | None = None,
     ignore_index: int = -100,
     reduction: str = "mean",
-    *,
     sample_weight: Tensor | None = None,
     n_threads: int | None = None,
 ) -> Tensor:
     """Softmax (multi-class) focal loss, laid out as `cross_entropy`.
 
-    ``l_i = -alpha[y_i] (1 - q_y)**gamma log(q_y)`` with ``q = softmax(input_i)``;
-    PyTorch has no such function. ``input`` is ``(C,)``, ``(N, C)`` or ``(N, C,
-    d1, ...)`` (classes on axis 1), ``target`` integer class indices of shape
-    ``(N, d1, ...)``; ``alpha`` is an optional ``(C,)`` tensor of per-class
-    weights that, unlike ``cross_entropy(weight=)``, does not change the "mean"
-    normaliser (the number of rows not ignored, or ``sum(sample_weight)`` over
-    them). ``gamma=0`` without ``alpha`` is `cross_entropy`. See
-    `fastloss.softmax_focal_loss` for the numerics.
+    ``l_i = -alpha class_weight[y_i] (1 - q_y)**gamma log(q_y)`` with ``q =
+    softmax(input_i)``; PyTorch has no such function. ``input`` is ``(C,)``, ``(N,
+    C)`` or ``(N, C, d1, ...)`` (classes on axis 1), ``target`` integer class
+    indices of shape ``(N, d1, ...)``; ``alpha`` an optional float scaling every
+    row, ``class_weight`` an optional ``(C,)`` tensor of per-class weights that,
+    unlike ``cross_entropy(weight=)``, does not change the "mean" normaliser (the
+    number of rows not ignored, or ``sum(sample_weight)`` over them). ``gamma=0``
+    without weights is `cross_entropy`. See `fastloss.softmax_focal_loss` for the
+    numerics. Arguments after ``target`` are keywords (the former positional order
+    ``gamma, alpha, ignore_index, reduction`` and a per-class tensor as ``alpha``
+    still work, with a DeprecationWarning).
 
     Examples
     --------
@@ -433,6 +438,32 @@ def softmax_focal_loss(
     tensor([0.0485, 0.0086])
     """
     loss = "softmax_focal_loss"
+    if args:  # the old positional order (gamma, alpha, ignore_index, reduction)
+        if len(args) > 4:
+            raise TypeError(
+                f"fastloss.torch.softmax_focal_loss takes at most 6 positional "
+                f"arguments, got {2 + len(args)}"
+            )
+        warnings.warn(
+            "fastloss.torch.softmax_focal_loss: positional arguments after target "
+            "are deprecated (their order was gamma, alpha, ignore_index, "
+            "reduction); pass them by keyword: alpha=, gamma=, class_weight=, ...",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        old = dict(zip(("gamma", "alpha", "ignore_index", "reduction"), args))
+        gamma = old.get("gamma", gamma)
+        alpha = old.get("alpha", alpha)
+        ignore_index = old.get("ignore_index", ignore_index)
+        reduction = old.get("reduction", reduction)
+    if alpha is not None:
+        if torch.is_tensor(alpha) and alpha.ndim == 0:
+            alpha = float(alpha)
+        elif torch.is_tensor(alpha) or np.ndim(alpha) != 0:
+            class_weight = _validation.renamed(
+                "torch.softmax_focal_loss", "alpha", "class_weight", alpha, class_weight
+            )
+            alpha = None
     _check_reduction(reduction)
     x, moved = _class_input(input, loss)
     t = _index_target(x, target, loss)
@@ -442,8 +473,9 @@ def softmax_focal_loss(
             f"indices, got {t.dtype}"
         )
     kwargs = dict(
+        alpha=alpha,
         gamma=gamma,
-        alpha=_aux(alpha, "alpha", loss),
+        class_weight=_aux(class_weight, "class_weight", loss),
         ignore_index=ignore_index,
         sample_weight=_aux(sample_weight, "sample_weight", loss),
         reduction=reduction,

@@ -387,7 +387,14 @@ def _out(d, case, shape, res_dtype):
         # out is fresh, and a weight argument is a view into its memory
         out = np.full(shape, 7.0, dtype=rd)
         case.kwargs["out"] = out
-        for key in ("weight", "sample_weight", "pos_weight", "alpha"):
+        # (the order in which weights are tried is part of the generated cases:
+        # softmax CE's class_weight was tried first, focal's after sample_weight)
+        keys = ("weight", "sample_weight", "pos_weight", "alpha")
+        if case.family == "focal":
+            keys += ("class_weight",)
+        else:
+            keys = ("class_weight", *keys)
+        for key in keys:
             w = case.kwargs.get(key)
             if isinstance(w, np.ndarray) and 0 < w.size <= out.size:
                 view = out.reshape(-1)[-w.size :].reshape(w.shape)
@@ -471,14 +478,14 @@ def _decode_softmax(d, case, shape):
     case.args = [x, t]
     if fam == "sce":
         if d.int(0, 2) == 2:
-            kw["weight"] = vector(d, c)
+            kw["class_weight"] = vector(d, c)
         _opt(d, kw, "label_smoothing", SMOOTHING_OPTS)
         _opt(d, kw, "z_loss", (OMIT, 1e-3, 0.0, 1.0, -1e-3, np.inf, np.nan, 1e300))
         _sample_weight(d, kw, lead)
     elif fam == "focal":
         _opt(d, kw, "gamma", (OMIT, 0.0, 0.5, 1.0, 3.7, -1.0, np.inf, np.nan, 1e300))
         if d.int(0, 2) == 2:
-            kw["alpha"] = vector(d, c)
+            kw["class_weight"] = vector(d, c)
         _sample_weight(d, kw, lead)
 
 
@@ -917,7 +924,7 @@ def _sce_out(case, x_shape, rd, either, others):
 def model_sce(case, either):
     kw, ppl = case.kwargs, case.family == "ppl"
     red, x, cd, rd, shape, lead, c, ignore, target = _sce_inputs(case, either, ppl)
-    w = m_weight(kw.get("weight"), "weight", (c,), cd)
+    w = m_weight(kw.get("class_weight"), "class_weight", (c,), cd)
     sw = m_weight(kw.get("sample_weight"), "sample_weight", lead, cd)
     eps = m_real(
         kw.get("label_smoothing", 0.0), "label_smoothing", 0, 1, either=either, cd=cd
@@ -928,10 +935,10 @@ def model_sce(case, either):
         shape,
         rd,
         either,
-        [case.args[1], kw.get("weight"), kw.get("sample_weight")],
+        [case.args[1], kw.get("class_weight"), kw.get("sample_weight")],
     )
     opts = dict(
-        weight=w,
+        class_weight=w,
         ignore_index=ignore,
         label_smoothing=eps,
         z_loss=z,
@@ -1037,14 +1044,16 @@ def model_focal(case, either):
         raise Invalid("focal target must be integers")
     red, x, cd, rd, shape, lead, c, ignore, target = _sce_inputs(case, either)
     g = m_real(kw.get("gamma", 2.0), "gamma", 0, either=either, cd=cd)
-    alpha = m_weight(kw.get("alpha"), "alpha", (c,), cd)
+    alpha = m_weight(kw.get("class_weight"), "class_weight", (c,), cd)
     sw = m_weight(kw.get("sample_weight"), "sample_weight", lead, cd)
-    _sce_out(case, shape, rd, either, [t, kw.get("alpha"), kw.get("sample_weight")])
+    _sce_out(
+        case, shape, rd, either, [t, kw.get("class_weight"), kw.get("sample_weight")]
+    )
     r = ref_row.softmax_focal_loss_ref(
         x,
         target,
         gamma=g,
-        alpha=alpha,
+        class_weight=alpha,
         ignore_index=ignore,
         sample_weight=sw,
         reduction=red,

@@ -46,7 +46,7 @@ def reference(
     logits,
     target,
     *,
-    weight=None,
+    class_weight=None,
     ignore_index=-100,
     label_smoothing=0.0,
     z_loss=0.0,
@@ -68,7 +68,11 @@ def reference(
     n_rows = x.shape[0]
     t = np.asarray(target)
     soft = np.issubdtype(t.dtype, np.floating)
-    w = np.ones(n_classes) if weight is None else np.asarray(weight, np.float64)
+    w = (
+        np.ones(n_classes)
+        if class_weight is None
+        else np.asarray(class_weight, np.float64)
+    )
     if sample_weight is None:
         s = np.ones(n_rows)
     else:
@@ -271,7 +275,7 @@ def make_case(
     if ignore is not None and ignore != -100:
         kwargs["ignore_index"] = ignore
     if weight:
-        kwargs["weight"] = rng.uniform(0.25, 2.0, n_classes)
+        kwargs["class_weight"] = rng.uniform(0.25, 2.0, n_classes)
     if label_smoothing:
         kwargs["label_smoothing"] = label_smoothing
     if z_loss:

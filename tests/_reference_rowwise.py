@@ -89,20 +89,24 @@ def softmax_focal_loss_ref(
     logits,
     target,
     *,
-    gamma=2.0,
     alpha=None,
+    gamma=2.0,
+    class_weight=None,
     ignore_index=-100,
     sample_weight=None,
     reduction="mean",
     **_,
 ):
     """l_i = -s_i alpha_y (1 - q_y)^gamma log q_y; grad s_i alpha_y K (q - onehot),
-    K = (1 - q_y)^gamma + gamma q_y (1 - q_y)^(gamma - 1) (-log q_y)."""
+    K = (1 - q_y)^gamma + gamma q_y (1 - q_y)^(gamma - 1) (-log q_y), with
+    alpha_y = alpha * class_weight[y] (each 1 when None)."""
     x, shape = _rows(logits)
     n, c = x.shape
     y = np.asarray(target).astype(np.int64).reshape(n)
     s = _sample_weight(sample_weight, n)
-    a = np.ones(c) if alpha is None else np.asarray(alpha, dtype=np.float64)
+    a = np.ones(c) if class_weight is None else np.asarray(class_weight, np.float64)
+    if alpha is not None:
+        a = float(alpha) * a
     keep = y != ignore_index
     ys = np.where(keep, y, 0)
     rows_idx = np.arange(n)

@@ -71,11 +71,12 @@ def test_keras_classes_check_the_callers_weights_not_their_folded_ones():
 
 def test_normalizer_checks_both_weights():
     y = np.array([0, 1])
-    for kw in ({"weight": [1e300, 1.0]}, {"sample_weight": [1e-300, 1.0]}):
+    for kw in ({"class_weight": [1e300, 1.0]}, {"sample_weight": [1e-300, 1.0]}):
         with pytest.raises(ValueError, match="out of range"):
             fastloss.cross_entropy_normalizer(y, **kw)
     assert (
-        fastloss.cross_entropy_normalizer(y, weight=[2.0**-200, 1.0]) == 1.0 + 2.0**-200
+        fastloss.cross_entropy_normalizer(y, class_weight=[2.0**-200, 1.0])
+        == 1.0 + 2.0**-200
     )
 
 

@@ -84,7 +84,7 @@ def normalizer(target, weight):
     if hasattr(fastloss, "cross_entropy_normalizer"):
         return float(
             fastloss.cross_entropy_normalizer(
-                target, weight=weight, ignore_index=IGNORE
+                target, class_weight=weight, ignore_index=IGNORE
             )
         ), "fastloss.cross_entropy_normalizer"
     return plain_normalizer(target, weight), "plain"
@@ -449,7 +449,7 @@ def test_normaliser_used(run):
     for a, b in SHARDS:
         t = data["target"][a:b]
         assert fastloss.cross_entropy_normalizer(
-            t, weight=data["weight"], ignore_index=IGNORE
+            t, class_weight=data["weight"], ignore_index=IGNORE
         ) == pytest.approx(plain_normalizer(t, data["weight"]), rel=1e-14)
 
 

@@ -18,7 +18,7 @@ def _base():
     return {
         "logits": rng.standard_normal((N, C)),
         "target": np.array([0, 3, 1]),
-        "weight": np.array([1.0, 0.5, 2.0, 1.5]),
+        "class_weight": np.array([1.0, 0.5, 2.0, 1.5]),
         "sample_weight": np.array([1.0, 2.0, 0.5]),
         "label_smoothing": 0.1,
         "z_loss": 1e-3,
@@ -87,18 +87,26 @@ BAD_ARGS = {
         "target",
     ),
     # weight / sample_weight
-    "weight_short": (_set(weight=np.ones(C - 1)), ValueError, "weight"),
-    "weight_long": (_set(weight=np.ones(C + 1)), ValueError, "weight"),
-    "weight_2d": (_set(weight=np.ones((1, C))), ValueError, "weight"),
-    "weight_nan": (
-        _set(weight=np.array([1.0, np.nan, 1.0, 1.0])),
+    "class_weight_short": (
+        _set(class_weight=np.ones(C - 1)),
         ValueError,
-        "weight",
+        "class_weight",
     ),
-    "weight_inf": (
-        _set(weight=np.array([1.0, 1.0, np.inf, 1.0])),
+    "class_weight_long": (
+        _set(class_weight=np.ones(C + 1)),
         ValueError,
-        "weight",
+        "class_weight",
+    ),
+    "class_weight_2d": (_set(class_weight=np.ones((1, C))), ValueError, "class_weight"),
+    "class_weight_nan": (
+        _set(class_weight=np.array([1.0, np.nan, 1.0, 1.0])),
+        ValueError,
+        "class_weight",
+    ),
+    "class_weight_inf": (
+        _set(class_weight=np.array([1.0, 1.0, np.inf, 1.0])),
+        ValueError,
+        "class_weight",
     ),
     "sample_weight_short": (
         _set(sample_weight=np.ones(N - 1)),
@@ -180,7 +188,12 @@ def test_bad_argument_is_named_and_nothing_is_written(case, out_mode):
     change, exc, name = BAD_ARGS[case]
     args = _base()
     change(args)
-    guarded = [args["logits"], args["target"], args["weight"], args["sample_weight"]]
+    guarded = [
+        args["logits"],
+        args["target"],
+        args["class_weight"],
+        args["sample_weight"],
+    ]
     if out_mode == "out":
         args["out"] = np.full((N, C), 7.0)
         guarded.append(args["out"])
@@ -279,7 +292,13 @@ def _bad_outs():
         "read_only": (x, t, {}, readonly, ValueError),
         "list": (x, t, {}, np.zeros((N, C)).tolist(), TypeError),
         "partial_overlap_logits": (logits_view, t, {}, out_view, ValueError),
-        "overlaps_weight": (x, t, {"weight": wbuf[:C]}, wbuf.reshape(N, C), ValueError),
+        "overlaps_weight": (
+            x,
+            t,
+            {"class_weight": wbuf[:C]},
+            wbuf.reshape(N, C),
+            ValueError,
+        ),
         "overlaps_sample_weight": (
             x,
             t,

@@ -250,7 +250,7 @@ def test_ce_subnormal_class_weights_are_refused(dtype, tiny):
     x = np.zeros((2, 3), dtype=dtype)
     with pytest.raises(ValueError, match=r"weight\[0\] = .* is out of range"):
         fastloss.softmax_cross_entropy_and_grad(
-            x, np.array([0, 2]), weight=np.full(3, tiny, dtype)
+            x, np.array([0, 2]), class_weight=np.full(3, tiny, dtype)
         )
 
 
@@ -267,7 +267,7 @@ def test_ce_mean_with_smallest_class_weights_is_finite(dtype, tiny, label_smooth
     y = np.array([0, 2])
     kw = {"label_smoothing": label_smoothing}
     loss, grad = fastloss.softmax_cross_entropy_and_grad(
-        x, y, weight=np.full(3, tiny, dtype), **kw
+        x, y, class_weight=np.full(3, tiny, dtype), **kw
     )
     want_l, want_g = fastloss.softmax_cross_entropy_and_grad(x, y, **kw)
     assert np.all(np.isfinite(grad))
@@ -284,9 +284,13 @@ def test_ce_weight_rescaling_changes_no_bit():
     y = rng.integers(0, 7, 64)
     w = rng.random(7).astype(np.float32) * 0.01
     kw = {"label_smoothing": 0.1, "z_loss": 1e-3}
-    l1, g1 = fastloss.softmax_cross_entropy_and_grad(x, y, weight=w, **kw)
+    l1, g1 = fastloss.softmax_cross_entropy_and_grad(x, y, class_weight=w, **kw)
     l2, g2 = fastloss.softmax_cross_entropy_and_grad(
-        x, y, weight=w * np.float32(2.0**10), label_smoothing=0.1, z_loss=1e-3 * 2.0**10
+        x,
+        y,
+        class_weight=w * np.float32(2.0**10),
+        label_smoothing=0.1,
+        z_loss=1e-3 * 2.0**10,
     )
     assert l1 == l2
     np.testing.assert_array_equal(g1, g2)

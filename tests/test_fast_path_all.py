@@ -1,14 +1,14 @@
 """The compiled fast path of every loss against the general path, row by row of
 the loss table (fastloss/_table.py).
 
-Each loss offers its call to a fast path first (`_kernels.fast_call`, and
-`_kernels.softmax_cross_entropy_fast` for softmax cross-entropy) that takes it only
-when every argument is already in the form the general path would pass on
-unchanged, and otherwise declines. Every call here is made twice: as the public
-function makes it, and with the fast paths switched off (each module's `_fast`
-declining). The two must give the same bits, or the same exception with the same
-message, having written nothing. The canonical calls must also really be taken by
-the fast path, else these comparisons would test the general path against itself.
+Each loss offers its call to the fast path first (`_kernels.fast_call`, one for
+every family) that takes it only when every argument is already in the form the
+general path would pass on unchanged, and otherwise declines. Every call here is
+made twice: as the public function makes it, and with the fast paths switched off
+(each module's `_fast` declining). The two must give the same bits, or the same
+exception with the same message, having written nothing. The canonical calls must
+also really be taken by the fast path, else these comparisons would test the
+general path against itself.
 """
 
 import numpy as np
@@ -218,7 +218,12 @@ def _variants(row, rng, dtype):
         yield "gamma subnormal", args, dict(gamma=1e-310)
         yield "gamma str", args, dict(gamma="2")
         yield "gamma int", args, dict(gamma=2)
-        yield "alpha", args, dict(alpha=np.linspace(0.5, 1.0, x.shape[-1]))
+        yield (
+            "class_weight",
+            args,
+            dict(class_weight=np.linspace(0.5, 1.0, x.shape[-1])),
+        )
+        yield "alpha", args, dict(alpha=0.5)
     if row.kind == "KL_LOGITS":
         yield "temperature 0", args, dict(temperature=0.0)
         yield "temperature huge", args, dict(temperature=1e300)

@@ -322,7 +322,7 @@ def _normalizer(rng):
     w, sw, p = rng.random(C), rng.random(N), _probs(rng)
     forward = [
         lambda: f(y),
-        lambda: f(y, weight=w, sample_weight=sw),
+        lambda: f(y, class_weight=w, sample_weight=sw),
         lambda: f(p),
         _raises(f, y, sample_weight=sw[:-1]),
         _raises(f, np.array([0, -5, 1])),

@@ -155,7 +155,9 @@ def linear_reference(hidden, weight, target, kw):
     kw_ref = dict(kw)
     if "sample_weight" in kw_ref:
         kw_ref["sample_weight"] = np.asarray(kw_ref["sample_weight"]).reshape(-1)
-    ref = reference(x, np.asarray(target).reshape(-1), weight=class_weight, **kw_ref)
+    ref = reference(
+        x, np.asarray(target).reshape(-1), class_weight=class_weight, **kw_ref
+    )
     g = ref.grad
     # G's error: the twin's scale, plus q times the logits' error (x_scale is
     # relative to rt, like everything else here)
@@ -256,7 +258,6 @@ def test_matches_fastloss_on_materialised_logits(rng, dtype, reduction):
     loss, gh, gw, gb = fastloss.linear_cross_entropy_and_grad(
         hidden, weight, target, bias=bias, chunk_size=7, **kw
     )
-    kw["weight"] = kw.pop("class_weight")
     logits = hidden @ weight.T + bias
     want, g = fastloss.softmax_cross_entropy_and_grad(logits, target, **kw)
     rtol = 1e-12 if dtype == np.float64 else 2e-5

@@ -52,9 +52,9 @@ def test_weights_enter_as_the_contract_says():
     t = np.array([[2, 0], [-100, 1]])
     w = np.array([0.5, 2.0, 4.0])
     s = np.array([[1.0, 3.0], [7.0, 0.25]])
-    assert fastloss.cross_entropy_normalizer(t, weight=w) == 4.0 + 0.5 + 2.0
+    assert fastloss.cross_entropy_normalizer(t, class_weight=w) == 4.0 + 0.5 + 2.0
     assert fastloss.cross_entropy_normalizer(t, sample_weight=s) == 1.0 + 3.0 + 0.25
-    got = fastloss.cross_entropy_normalizer(t, weight=w, sample_weight=s)
+    got = fastloss.cross_entropy_normalizer(t, class_weight=w, sample_weight=s)
     assert got == 4.0 * 1.0 + 0.5 * 3.0 + 2.0 * 0.25
 
 
@@ -64,7 +64,9 @@ def test_probability_targets_count_rows():
     s = np.arange(6.0).reshape(2, 3)
     assert fastloss.cross_entropy_normalizer(p, sample_weight=s) == 15.0
     # class weights and ignore_index do not enter
-    got = fastloss.cross_entropy_normalizer(p, weight=np.ones(4) * 3, ignore_index=0)
+    got = fastloss.cross_entropy_normalizer(
+        p, class_weight=np.ones(4) * 3, ignore_index=0
+    )
     assert got == 6.0
 
 
@@ -75,7 +77,7 @@ def test_any_integer_dtype(rng, target_dtype):
     t = rng.integers(0, 5, 40).astype(target_dtype)
     w = rng.uniform(0.5, 2.0, 5)
     want = plain_normalizer(t.astype(np.int64), w)
-    assert fastloss.cross_entropy_normalizer(t, weight=w) == pytest.approx(
+    assert fastloss.cross_entropy_normalizer(t, class_weight=w) == pytest.approx(
         want, rel=1e-14
     )
 
@@ -85,10 +87,10 @@ def test_any_integer_dtype(rng, target_dtype):
 def test_mean_is_sum_divided_by_it(rng, kind, option):
     """For every option of softmax_cross_entropy: mean == sum / D, gradients too."""
     logits, target, kw = make_case(rng, (3, 7, 5), np.float64, kind, **OPTIONS[option])
-    before = snapshot(target, kw.get("weight"), kw.get("sample_weight"))
+    before = snapshot(target, kw.get("class_weight"), kw.get("sample_weight"))
     d = fastloss.cross_entropy_normalizer(
         target,
-        weight=kw.get("weight"),
+        class_weight=kw.get("class_weight"),
         ignore_index=kw.get("ignore_index", -100),
         sample_weight=kw.get("sample_weight"),
     )
@@ -96,7 +98,7 @@ def test_mean_is_sum_divided_by_it(rng, kind, option):
     assert d == pytest.approx(
         plain_normalizer(
             target,
-            kw.get("weight"),
+            kw.get("class_weight"),
             kw.get("ignore_index", -100),
             kw.get("sample_weight"),
         ),
@@ -140,7 +142,7 @@ def test_softmax_shards_add_up_to_the_batch_mean(rng, dtype):
         ds.append(
             fastloss.cross_entropy_normalizer(
                 target[rows],
-                weight=kw["weight"],
+                class_weight=kw["class_weight"],
                 sample_weight=shard_kw["sample_weight"],
             )
         )
@@ -178,7 +180,7 @@ def test_linear_shards_add_up_to_the_batch_mean(rng):
             **shard_kw,
         )
         d = fastloss.cross_entropy_normalizer(
-            target[rows], weight=cw, ignore_index=5, sample_weight=sw[rows]
+            target[rows], class_weight=cw, ignore_index=5, sample_weight=sw[rows]
         )
         parts.append((got, d))
     d = sum(p[1] for p in parts)
@@ -212,17 +214,25 @@ BAD = {
     "string_target": ({"target": np.array(["a"])}, TypeError, "target"),
     "negative": ({"target": np.array([0, -1])}, ValueError, "target"),
     "beyond_weight": (
-        {"target": np.array([0, 3]), "weight": np.ones(3)},
+        {"target": np.array([0, 3]), "class_weight": np.ones(3)},
         ValueError,
         "target",
     ),
-    "weight_2d": ({"weight": np.ones((3, 1))}, ValueError, "weight"),
-    "weight_nan": ({"weight": np.array([1.0, np.nan, 1.0])}, ValueError, "weight"),
-    "weight_strings": ({"weight": np.array(["a", "b", "c"])}, TypeError, "weight"),
-    "soft_weight_length": (
-        {"target": np.full((2, 3), 1 / 3), "weight": np.ones(4)},
+    "weight_2d": ({"class_weight": np.ones((3, 1))}, ValueError, "class_weight"),
+    "weight_nan": (
+        {"class_weight": np.array([1.0, np.nan, 1.0])},
         ValueError,
-        "weight",
+        "class_weight",
+    ),
+    "weight_strings": (
+        {"class_weight": np.array(["a", "b", "c"])},
+        TypeError,
+        "class_weight",
+    ),
+    "soft_weight_length": (
+        {"target": np.full((2, 3), 1 / 3), "class_weight": np.ones(4)},
+        ValueError,
+        "class_weight",
     ),
     "sample_weight_shape": ({"sample_weight": np.ones(3)}, ValueError, "sample_weight"),
     "soft_sample_weight_shape": (
@@ -237,15 +247,15 @@ BAD = {
     ),
     "ignore_index_float": ({"ignore_index": 0.5}, TypeError, "ignore_index"),
     "soft_no_class": (
-        {"target": np.zeros((2, 0)), "weight": None},
+        {"target": np.zeros((2, 0)), "class_weight": None},
         ValueError,
         "target",
     ),
-    "weight_empty": ({"weight": np.zeros(0)}, ValueError, "weight"),
+    "weight_empty": ({"class_weight": np.zeros(0)}, ValueError, "class_weight"),
     "weight_empty_all_ignored": (
-        {"target": np.full(2, -100), "weight": np.zeros(0)},
+        {"target": np.full(2, -100), "class_weight": np.zeros(0)},
         ValueError,
-        "weight",
+        "class_weight",
     ),
 }
 
@@ -253,7 +263,7 @@ BAD = {
 @pytest.mark.parametrize("case", list(BAD))
 def test_bad_arguments_raise_naming_them(case):
     change, exc, name = BAD[case]
-    args = {"target": np.array([0, 2]), "weight": np.ones(3)}
+    args = {"target": np.array([0, 2]), "class_weight": np.ones(3)}
     fastloss.cross_entropy_normalizer(**args)
     args.update(change)
     with pytest.raises(exc, match=rf"\b{re.escape(name)}\b"):
@@ -279,7 +289,7 @@ def test_probabilities_without_a_class_are_refused_like_the_loss(shape):
 
 def test_out_of_range_message_gives_position_and_value():
     with pytest.raises(ValueError, match=r"target\[1, 0\] \(flat position 2\) = 9"):
-        fastloss.cross_entropy_normalizer([[0, 1], [9, 2]], weight=np.ones(4))
+        fastloss.cross_entropy_normalizer([[0, 1], [9, 2]], class_weight=np.ones(4))
 
 
 # ---------------------------------------------------------------------------

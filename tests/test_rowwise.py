@@ -44,7 +44,7 @@ def focal_case(rng, shape, dtype, *, gamma=2.0, alpha=False, ignore=None, sw=Fal
     )
     kw["gamma"] = gamma
     if alpha:
-        kw["alpha"] = rng.uniform(0.25, 2.0, shape[-1])
+        kw["class_weight"] = rng.uniform(0.25, 2.0, shape[-1])
     return (logits, target), kw
 
 
@@ -243,9 +243,10 @@ def test_focal_gamma0_equals_cross_entropy_exactly(
         )
         assert_same_bits(f_loss, ce_loss)
         assert_same_bits(f_grad, ce_grad)
-    # the focal kernel itself at gamma = 0 (alpha = 1 takes it) agrees to rounding
+    # the focal kernel itself at gamma = 0 (class weights of 1 take it) agrees to
+    # rounding
     k_loss, k_grad = fastloss.softmax_focal_loss_and_grad(
-        logits, target, alpha=np.ones(shape[-1]), **kw
+        logits, target, class_weight=np.ones(shape[-1]), **kw
     )
     ref = sce_ref(logits, target, **ce_kw)
     tol = 2e-6 if dtype == np.float32 else 1e-14
@@ -350,8 +351,9 @@ def torch_focal(
     logits,
     target,
     *,
-    gamma=2.0,
     alpha=None,
+    gamma=2.0,
+    class_weight=None,
     ignore_index=-100,
     sample_weight=None,
     reduction="mean",
@@ -364,8 +366,10 @@ def torch_focal(
     ys = torch.where(keep, y, torch.zeros_like(y))
     logp = F.log_softmax(x, -1).gather(-1, ys[..., None])[..., 0]
     a = torch.ones(x.shape[-1], dtype=torch.float64)
+    if class_weight is not None:
+        a = torch.tensor(class_weight, dtype=torch.float64)
     if alpha is not None:
-        a = torch.tensor(alpha, dtype=torch.float64)
+        a = alpha * a
     rows = -a[ys] * (1 - logp.exp()) ** gamma * logp
     rows = torch.where(keep, rows, torch.zeros_like(rows))
     sw = np.ones(y.shape) if sample_weight is None else sample_weight
@@ -811,7 +815,9 @@ def test_empty_and_one_row(rng, name):
 def test_all_rows_ignored_give_zero(rng):
     (logits, target), _ = focal_case(rng, (4, 3), np.float64)
     target[:] = -100
-    loss, grad = fastloss.softmax_focal_loss_and_grad(logits, target, alpha=np.ones(3))
+    loss, grad = fastloss.softmax_focal_loss_and_grad(
+        logits, target, class_weight=np.ones(3)
+    )
     assert loss == 0.0 and np.all(grad == 0.0)
     sw = np.zeros(4)
     loss, grad = fastloss.kl_div_with_logits_and_grad(
@@ -911,7 +917,7 @@ def _focal_args():
     return {
         "fn": fastloss.softmax_focal_loss_and_grad,
         "args": [rng.standard_normal((3, 4)), np.array([0, 3, 1])],
-        "kw": {"gamma": 2.0, "alpha": np.ones(4), "sample_weight": np.ones(3)},
+        "kw": {"gamma": 2.0, "class_weight": np.ones(4), "sample_weight": np.ones(3)},
     }
 
 
@@ -982,13 +988,20 @@ BAD = {
         ValueError,
         r"target\[2\].*= -3",
     ),
-    "focal_alpha_length": (_focal_args, _kw(alpha=np.ones(3)), ValueError, "alpha"),
-    "focal_alpha_nan": (
+    "focal_class_weight_length": (
         _focal_args,
-        _kw(alpha=np.array([1, np.nan, 1, 1])),
+        _kw(class_weight=np.ones(3)),
         ValueError,
-        "alpha",
+        "class_weight",
     ),
+    "focal_class_weight_nan": (
+        _focal_args,
+        _kw(class_weight=np.array([1, np.nan, 1, 1])),
+        ValueError,
+        "class_weight",
+    ),
+    "focal_alpha_negative": (_focal_args, _kw(alpha=-0.5), ValueError, "alpha"),
+    "focal_alpha_nan": (_focal_args, _kw(alpha=np.nan), ValueError, "alpha"),
     "focal_gamma_negative": (_focal_args, _kw(gamma=-0.5), ValueError, "gamma"),
     "focal_gamma_nan": (_focal_args, _kw(gamma=np.nan), ValueError, "gamma"),
     "focal_gamma_none": (_focal_args, _kw(gamma=None), TypeError, "gamma"),

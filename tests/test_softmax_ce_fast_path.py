@@ -1,9 +1,10 @@
 """The compiled fast path of softmax cross-entropy against the general path.
 
-`fastloss._kernels.softmax_cross_entropy_fast` takes the common call and returns
-None for any other; `fastloss._softmax_ce._softmax_cross_entropy` is the general
-path. Every call here is made both ways: the fast path must give the same bits,
-and for a bad argument decline, so that the error (type and message) is the
+The fast path every loss shares (`fastloss._kernels.fast_call`), called as
+`fastloss._softmax_ce` calls it (`_fast_path` below), takes the common call and
+returns None for any other; `fastloss._softmax_ce._softmax_cross_entropy` is the
+general path. Every call here is made both ways: the fast path must give the same
+bits, and for a bad argument decline, so that the error (type and message) is the
 general path's and nothing is written.
 """
 
@@ -12,11 +13,11 @@ import pytest
 from _reference import assert_same_bits
 
 import fastloss
-from fastloss import _kernels
+from fastloss import _softmax_ce
 from fastloss._softmax_ce import _softmax_cross_entropy
 
 DEFAULTS = dict(
-    weight=None,
+    class_weight=None,
     ignore_index=-100,
     label_smoothing=0.0,
     z_loss=0.0,
@@ -43,7 +44,7 @@ def _args(logits, target, out, want_grad, options):
     return (
         logits,
         target,
-        kw["weight"],
+        kw["class_weight"],
         kw["ignore_index"],
         kw["label_smoothing"],
         kw["z_loss"],
@@ -55,10 +56,40 @@ def _args(logits, target, out, want_grad, options):
     )
 
 
-def _fast(logits, target, out=None, want_grad=True, **options):
-    return _kernels.softmax_cross_entropy_fast(
-        *_args(logits, target, out, want_grad, options)
+def _fast_path(
+    logits,
+    target,
+    class_weight,
+    ignore_index,
+    label_smoothing,
+    z_loss,
+    sample_weight,
+    reduction,
+    n_threads,
+    out,
+    want_grad,
+):
+    """As softmax_cross_entropy(_and_grad) offers a call to the fast path."""
+    if class_weight is not None or sample_weight is not None:
+        return None
+    return _softmax_ce._fast(
+        _softmax_ce._FAST_SCE,
+        0,
+        logits,
+        None,
+        None,
+        target,
+        _softmax_ce._sce_params,
+        (ignore_index, label_smoothing, z_loss),
+        reduction,
+        n_threads,
+        out,
+        want_grad,
     )
+
+
+def _fast(logits, target, out=None, want_grad=True, **options):
+    return _fast_path(*_args(logits, target, out, want_grad, options))
 
 
 def _general(logits, target, out=None, want_grad=True, **options):
@@ -287,11 +318,8 @@ def test_bad_options_raise_the_general_paths_error(rng, options, how):
 
 # Options in a form the fast path leaves to the general path, which accepts them.
 OTHER_FORMS = [
-    dict(weight=np.ones(5, np.float32)),
+    dict(class_weight=np.ones(5, np.float32)),
     dict(sample_weight=np.ones(12, np.float32)),
-    dict(ignore_index=np.int64(-100)),
-    dict(label_smoothing=np.float64(0.1)),
-    dict(z_loss=np.float32(0.5)),
     dict(n_threads=np.int64(2)),
 ]
 
@@ -300,6 +328,24 @@ OTHER_FORMS = [
 def test_other_forms_give_the_general_paths_result(rng, options):
     logits, target = _case(rng, (12, 5), np.float32)
     assert _declined(logits, target, np.empty_like(logits), **options) is None
+
+
+# NumPy scalars as options: the fast path's scalar checks are the general path's own
+# validators, so it takes them, with the same bits.
+NUMPY_SCALARS = [
+    dict(ignore_index=np.int64(-100)),
+    dict(label_smoothing=np.float64(0.1)),
+    dict(z_loss=np.float32(0.5)),
+]
+
+
+@pytest.mark.parametrize("options", NUMPY_SCALARS, ids=repr)
+@pytest.mark.parametrize("how", ["fresh", "out", "inplace"])
+def test_numpy_scalar_options_same_bits(rng, options, how):
+    logits, target = _case(rng, (12, 5), np.float32)
+    fast, general = _run_both(how, logits, target, **options)
+    assert fast is not None
+    _same_result(fast, general)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -430,7 +430,11 @@ def test_softmax_focal_loss_matches_torch_ops(rng, dtype, reduction, alpha, shap
 
     compare(
         lambda x: flt.softmax_focal_loss(
-            x, target, gamma, None if a is None else a.to(dtype), reduction=reduction
+            x,
+            target,
+            gamma=gamma,
+            class_weight=None if a is None else a.to(dtype),
+            reduction=reduction,
         ),
         ref,
         [logits],
@@ -681,7 +685,9 @@ def _gradcheck_cases():
             [(2, 3, 2)],
         ),
         "softmax_focal_loss": (
-            lambda x, red: flt.softmax_focal_loss(x, t3, 2.0, w3, reduction=red),
+            lambda x, red: flt.softmax_focal_loss(
+                x, t3, gamma=2.0, class_weight=w3, reduction=red
+            ),
             [(4, 3)],
         ),
         "kl_div_with_logits": (

@@ -94,6 +94,11 @@ SHAPES = {
 }
 # Keyword arguments that take weights (one at a time: see weight_array).
 WEIGHT_ARGS = ("weight", "sample_weight", "pos_weight", "class_weight", "alpha")
+# Per-class weights renamed to class_weight (the old spelling still accepted, with
+# a DeprecationWarning): where a function has class_weight, its case takes the old
+# name's place in the order and the old name as its label, so that case ids,
+# random draws and hashes pair up with a build from before the rename.
+OLD_CLASS_WEIGHT = {"softmax_cross_entropy": "weight", "softmax_focal_loss": "alpha"}
 REDUCTIONS = ("none", "mean", "sum")
 
 
@@ -159,8 +164,9 @@ def make_inputs(family: str, shape: tuple, dtype, rng, mixed: bool) -> tuple:
     raise ValueError(family)
 
 
-def weight_array(arg: str, family: str, args: tuple, dtype, rng):
-    """A positive weight for argument `arg` (with a few zeros where allowed)."""
+def weight_array(arg: str, family: str, args: tuple, dtype, rng, label=None):
+    """A positive weight for argument `arg` (with a few zeros where allowed; none
+    for the argument formerly called alpha, `label`)."""
     x = args[0]
     if arg == "weight" and family not in ("classes", "linear"):
         shape = x.shape  # per element
@@ -171,7 +177,7 @@ def weight_array(arg: str, family: str, args: tuple, dtype, rng):
         if family == "linear":
             shape = (x.shape[0],)
     w = rng.uniform(0.25, 2.0, size=shape)
-    if arg != "alpha":
+    if (label or arg) != "alpha":
         w.reshape(-1)[::7] = 0.0
     return w.astype(dtype)
 
@@ -231,14 +237,20 @@ def _calls(fastloss, name, family, args, tag, dtype, rng):
     funcs = [n for n in (name, f"{name}_and_grad") if hasattr(fastloss, n)]
     params = inspect.signature(getattr(fastloss, name)).parameters
     keyword = [n for n, p in params.items() if p.kind == p.KEYWORD_ONLY]
-    weights = [None] + [a for a in WEIGHT_ARGS if a in keyword]
-    if "alpha" in weights and family == "logits":
-        weights.remove("alpha")  # sigmoid focal's alpha is a scalar
+    old = OLD_CLASS_WEIGHT.get(name) if "class_weight" in keyword else None
+    weights = [(None, None)]
+    for a in WEIGHT_ARGS:
+        if a == old:
+            weights.append(("class_weight", a))
+        elif a in keyword and not (old and a == "class_weight"):
+            weights.append((a, a))
+    if ("alpha", "alpha") in weights and (family == "logits" or old):
+        weights.remove(("alpha", "alpha"))  # a scalar alpha (sigmoid focal, ...)
     reductions = REDUCTIONS if "reduction" in params else (None,)
-    for warg in weights:
+    for arg, warg in weights:
         kw0 = {}
-        if warg is not None:
-            kw0[warg] = weight_array(warg, family, args, dtype, rng)
+        if arg is not None:
+            kw0[arg] = weight_array(arg, family, args, dtype, rng, warg)
         for red in reductions:
             kw = dict(kw0) if red is None else {**kw0, "reduction": red}
             for fname in funcs:

@@ -12,6 +12,7 @@ The inputs come from a fixed seed, so two builds see the same calls.
 """
 
 import hashlib
+import inspect
 import json
 import sys
 
@@ -19,6 +20,15 @@ import numpy as np
 
 import fastloss
 from fastloss import _config
+
+# The per-class weights' keyword, class_weight (weight= and, for the focal loss,
+# alpha= before the rename), so one script runs against builds on either side of it.
+CW = (
+    "class_weight"
+    if "class_weight" in inspect.signature(fastloss.softmax_cross_entropy).parameters
+    else "weight"
+)
+FCW = "class_weight" if CW == "class_weight" else "alpha"
 
 # (n, c): C = 1, 2, 10, tiny-row paths (17, 24, 30), 1000, 32000, long rows split
 # across threads (few rows, c >= 16384) or chunked on one thread, one 1M row, many
@@ -98,23 +108,23 @@ def _calls():
                 ce = [
                     ("idx", (x, t), {}),
                     ("ign", (x, ti), {}),
-                    ("w", (x, ti), dict(weight=w)),
+                    ("w", (x, ti), {CW: w}),
                     ("ls", (x, t), dict(label_smoothing=0.1)),
                     (
                         "ls_w_sw",
                         (x, ti),
-                        dict(label_smoothing=0.2, weight=w, sample_weight=sw),
+                        {"label_smoothing": 0.2, CW: w, "sample_weight": sw},
                     ),
                     ("z", (x, t), dict(z_loss=1e-4)),
                     ("sw", (x, ti), dict(sample_weight=sw)),
                     ("prob", (x, p), {}),
-                    ("prob_w_ls", (x, p), dict(weight=w, label_smoothing=0.1)),
+                    ("prob_w_ls", (x, p), {CW: w, "label_smoothing": 0.1}),
                     ("prob_sw_z", (x, p), dict(sample_weight=sw, z_loss=1e-3)),
                 ]
                 foc = [
                     ("g2", (x, ti), {}),
                     ("g0", (x, t), dict(gamma=0.0)),
-                    ("g05_a", (x, ti), dict(gamma=0.5, alpha=w)),
+                    ("g05_a", (x, ti), {"gamma": 0.5, FCW: w}),
                     ("g1_sw", (x, t), dict(gamma=1.0, sample_weight=sw)),
                     ("g3", (x, t), dict(gamma=3.0)),
                 ]

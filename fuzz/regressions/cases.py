@@ -55,7 +55,7 @@ def ignore_index_beyond_int64():
 
 def weight_finite_in_float64_inf_in_float32():
     x = np.zeros((2, 3), np.float32)
-    kw = {"weight": np.array([1.0, 1e39, 1.0])}
+    kw = {"class_weight": np.array([1.0, 1e39, 1.0])}
     return Case("softmax_cross_entropy", [x, np.array([0, 1])], kw)
 
 
@@ -124,7 +124,7 @@ def ce_label_smoothing_one_minus_inf_target_logit():
     # made it 0 * inf = NaN instead of 0 (the loss is inf from the smoothing terms)
     x = np.array([-np.inf, -0.0, -np.inf, -0.0, -0.0], np.float32)
     kw = {
-        "weight": np.array([2.046875, 710.0, 2.125, 3.046875, 2.765625]),
+        "class_weight": np.array([2.046875, 710.0, 2.125, 3.046875, 2.765625]),
         "label_smoothing": 1.0,
         "z_loss": 0.001,
     }
@@ -147,7 +147,7 @@ def ce_out_overlaps_rescaled_class_weight():
     out = np.zeros(2, np.float32)
     w = out  # the weight is the out buffer itself
     w[...] = [-0.026743, 0.026743]
-    kw = {"weight": w, "label_smoothing": 0.1, "out": out}
+    kw = {"class_weight": w, "label_smoothing": 0.1, "out": out}
     x = np.array([-6.9375, -7.625], np.float32)
     return Case("softmax_cross_entropy_and_grad", [x, np.array(0, np.uint8)], kw)
 
@@ -177,7 +177,7 @@ def subnormal_target_class_weight_softmax():
     # (CI-seed fuzz run, 2026-11-26) "mean" over D = w_0 = 5e-324 while the other
     # class weights are ~4: s_i / D overflowed, and inf * w gave a NaN gradient where
     # w_y / D = 1 (the kernel now scales a tiny D and the weight terms by 2^600)
-    kw = {"weight": np.array([5e-324, 3.96875, 1.625, 1.578125])}
+    kw = {"class_weight": np.array([5e-324, 3.96875, 1.625, 1.578125])}
     return Case("softmax_cross_entropy_and_grad", [np.zeros(4), np.array(0)], kw)
 
 
@@ -185,7 +185,7 @@ def tiny_class_weights_label_smoothing_float32():
     # (hypothesis, 2026-11-26) all class weights 1.4e-45 in float32 with
     # label_smoothing: eps / C * s_i / D overflowed float32 (a -inf gradient); the
     # weights are now scaled by a power of two into [1/2, 1) first
-    kw = {"weight": np.full(3, 1.4e-45, np.float32), "label_smoothing": 1.0}
+    kw = {"class_weight": np.full(3, 1.4e-45, np.float32), "label_smoothing": 1.0}
     x = np.zeros((2, 3), np.float32)
     return Case("softmax_cross_entropy_and_grad", [x, np.array([0, 2])], kw)
 
@@ -205,12 +205,12 @@ def ce_zero_sample_weight_row_overflowing_z_term_in_range():
 
 def smallest_target_class_weight_softmax():
     # "mean" over D = w_0 = 2**-200 with the other class weights ~4: s_i / D = 2**200
-    kw = {"weight": np.array([2.0**-200, 3.96875, 1.625, 1.578125])}
+    kw = {"class_weight": np.array([2.0**-200, 3.96875, 1.625, 1.578125])}
     return Case("softmax_cross_entropy_and_grad", [np.zeros(4), np.array(0)], kw)
 
 
 def smallest_class_weights_label_smoothing_float32():
-    kw = {"weight": np.full(3, 2.0**-32, np.float32), "label_smoothing": 1.0}
+    kw = {"class_weight": np.full(3, 2.0**-32, np.float32), "label_smoothing": 1.0}
     x = np.zeros((2, 3), np.float32)
     return Case("softmax_cross_entropy_and_grad", [x, np.array([0, 2])], kw)
 
@@ -228,7 +228,7 @@ def largest_sample_weights_mse_sum():
 
 def weight_below_range_refused_float32():
     # 1e-10 is a normal float32, but below 2**-32 (2.3e-10): refused
-    kw = {"weight": np.array([1.0, 1e-10, 1.0])}
+    kw = {"class_weight": np.array([1.0, 1e-10, 1.0])}
     x = np.zeros((2, 3), np.float32)
     return Case("softmax_cross_entropy", [x, np.array([0, 1])], kw)
 
@@ -250,7 +250,7 @@ def ce_smoothing_zero_class_weight_minus_inf_logit():
     # the aarch64 cross-check's driver) label smoothing with a class of weight 0 whose
     # logit is -inf: the smoothing sum's w_c (m - x_c) was 0 * inf = NaN
     x = np.array([[4.0, -np.inf, -2.5]])
-    kw = {"weight": np.array([1.0, 0.0, 1.0]), "label_smoothing": 0.1}
+    kw = {"class_weight": np.array([1.0, 0.0, 1.0]), "label_smoothing": 0.1}
     return Case("softmax_cross_entropy_and_grad", [x, np.array([0])], kw)
 
 

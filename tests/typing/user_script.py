@@ -57,17 +57,19 @@ fastloss.set_simd(None)
 ce: LossValue = fastloss.softmax_cross_entropy(logits, target, label_smoothing=0.1)
 rows: LossValue = fastloss.softmax_cross_entropy(logits, target, reduction="none")
 grad: FloatArray = step(
-    fastloss.softmax_cross_entropy_and_grad(logits, target, weight=[1.0, 2.0, 1.0])
+    fastloss.softmax_cross_entropy_and_grad(
+        logits, target, class_weight=[1.0, 2.0, 1.0]
+    )
 )
 out = np.empty_like(logits)
 step(fastloss.softmax_cross_entropy_and_grad(logits, target, out=out, n_threads=1))
 as_float(fastloss.softmax_focal_loss(logits, target, gamma=2.0))
-step(fastloss.softmax_focal_loss_and_grad(logits, target, alpha=[0.2, 0.3, 0.5]))
+step(fastloss.softmax_focal_loss_and_grad(logits, target, class_weight=[0.2, 0.3, 0.5]))
 teacher = rng.standard_normal((4, 3))
 as_float(fastloss.kl_div_with_logits(logits, teacher, temperature=2.0))
 step(fastloss.kl_div_with_logits_and_grad(logits, teacher, reduction="sum"))
 ppl: float = fastloss.perplexity(logits, target, ignore_index=-100)
-norm: float = fastloss.cross_entropy_normalizer(target, weight=[1.0, 2.0, 1.0])
+norm: float = fastloss.cross_entropy_normalizer(target, class_weight=[1.0, 2.0, 1.0])
 
 hidden = rng.standard_normal((4, 8))
 head = rng.standard_normal((3, 8))
