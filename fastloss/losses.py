@@ -65,6 +65,26 @@ __all__ = [
     "MeanSquaredError",
     "SparseCategoricalCrossentropy",
     "get_loss",
+    # Keras's functional forms, their short aliases and get
+    "BCE",
+    "KLD",
+    "MAE",
+    "MSE",
+    "bce",
+    "binary_crossentropy",
+    "binary_focal_crossentropy",
+    "categorical_crossentropy",
+    "categorical_focal_crossentropy",
+    "get",
+    "huber",
+    "kl_divergence",
+    "kld",
+    "log_cosh",
+    "mae",
+    "mean_absolute_error",
+    "mean_squared_error",
+    "mse",
+    "sparse_categorical_crossentropy",
 ]
 
 # keras.backend.epsilon(): Keras clips probabilities to [EPSILON, 1 - EPSILON].
@@ -131,6 +151,13 @@ def _check_bool(value, name, cls):
             f"{cls}()(y_true, y_pred)"
         )
     raise TypeError(f"{name} must be a bool, got {type(value).__name__}{hint}")
+
+
+def _check_axis(axis):
+    """Keras's ``axis=``: the class (or averaged) axis, an int; -1 is the last."""
+    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"axis must be an int, got {axis!r}")
+    return int(axis)
 
 
 def _bounds(dtype):
@@ -389,7 +416,7 @@ class Loss:
         y_pred: npt.ArrayLike,
         sample_weight: npt.ArrayLike | None = None,
     ) -> LossValue:
-        return self._run(y_true, y_pred, sample_weight, False)
+        return self._call(y_true, y_pred, sample_weight, False)
 
     def loss_and_grad(
         self,
@@ -399,7 +426,38 @@ class Loss:
     ) -> LossAndGrad:
         """Returns ``(loss, grad)``: the loss as ``loss(y_true, y_pred,
         sample_weight)`` gives it and its gradient with respect to ``y_pred``."""
-        return self._run(y_true, y_pred, sample_weight, True)
+        return self._call(y_true, y_pred, sample_weight, True)
+
+    # Whether y_true holds class indices (no class axis) rather than y_pred's shape.
+    _sparse = False
+
+    def _call(self, y_true, y_pred, sample_weight, want_grad):
+        """`_run` over the last axis; another `axis` is moved there first (a copy of
+        the inputs) and the gradient moved back, as Keras reduces over `axis`."""
+        axis = getattr(self, "axis", -1)
+        if axis == -1:
+            return self._run(y_true, y_pred, sample_weight, want_grad)
+        x = np.asarray(y_pred)
+        if not -x.ndim <= axis < x.ndim:
+            raise ValueError(
+                f"axis={axis} is out of range for y_pred of shape {x.shape}"
+            )
+        axis %= x.ndim
+        if axis == x.ndim - 1:
+            return self._run(y_true, x, sample_weight, want_grad)
+        if not self._sparse:
+            t = np.asarray(y_true)
+            if t.shape != x.shape:
+                raise ValueError(
+                    f"with axis={self.axis}, y_true must have y_pred's shape "
+                    f"{x.shape}, got {t.shape}"
+                )
+            y_true = np.moveaxis(t, axis, -1)
+        out = self._run(y_true, np.moveaxis(x, axis, -1), sample_weight, want_grad)
+        if not want_grad:
+            return out
+        loss, grad = out
+        return loss, np.moveaxis(grad, -1, axis)
 
     def _run(self, y_true, y_pred, sample_weight, want_grad):
         raise NotImplementedError
@@ -416,7 +474,11 @@ class Loss:
         return cls(**config)
 
     def __repr__(self) -> str:
-        args = [f"{k}={v!r}" for k, v in self._params().items()]
+        args = [
+            f"{k}={v!r}"
+            for k, v in self._params().items()
+            if not (k == "axis" and v == -1)
+        ]
         if self.reduction != "sum_over_batch_size":
             args.append(f"reduction={self.reduction!r}")
         return f"{type(self).__name__}({', '.join(args)})"
@@ -646,6 +708,10 @@ class BinaryCrossentropy(Loss):
         Whether ``y_pred`` holds logits rather than probabilities.
     label_smoothing : float in [0, 1], default=0.0
         Squeezes the targets towards 0.5, as above.
+    axis : int, default=-1
+        The class axis (the axis averaged over, for the binary losses). Another
+        axis than the last is moved there first (a copy of the inputs); the
+        per-sample losses have ``y_pred``'s shape without it.
     reduction : str or None, default="sum_over_batch_size"
         See `Loss`.
     name : str, default="binary_crossentropy"
@@ -677,11 +743,13 @@ class BinaryCrossentropy(Loss):
         self,
         from_logits: bool = False,
         label_smoothing: float = 0.0,
+        axis: int = -1,
         *,
         reduction: str | None = "sum_over_batch_size",
         name: str | None = None,
     ) -> None:
         super().__init__(reduction=reduction, name=name)
+        self.axis = _check_axis(axis)
         self.from_logits = _check_bool(from_logits, "from_logits", type(self).__name__)
         self.label_smoothing = _check_smoothing(label_smoothing)
 
@@ -689,6 +757,7 @@ class BinaryCrossentropy(Loss):
         return {
             "from_logits": self.from_logits,
             "label_smoothing": self.label_smoothing,
+            "axis": self.axis,
         }
 
     def _run(self, y_true, y_pred, sample_weight, want_grad):
@@ -727,6 +796,10 @@ class BinaryFocalCrossentropy(Loss):
     from_logits : bool, default=False
         Whether ``y_pred`` holds logits rather than probabilities.
     label_smoothing : float in [0, 1], default=0.0
+    axis : int, default=-1
+        The class axis (the axis averaged over, for the binary losses). Another
+        axis than the last is moved there first (a copy of the inputs); the
+        per-sample losses have ``y_pred``'s shape without it.
     reduction : str or None, default="sum_over_batch_size"
         See `Loss`.
     name : str, default="binary_focal_crossentropy"
@@ -772,11 +845,13 @@ class BinaryFocalCrossentropy(Loss):
         gamma: float = 2.0,
         from_logits: bool = False,
         label_smoothing: float = 0.0,
+        axis: int = -1,
         *,
         reduction: str | None = "sum_over_batch_size",
         name: str | None = None,
     ) -> None:
         super().__init__(reduction=reduction, name=name)
+        self.axis = _check_axis(axis)
         cls = type(self).__name__
         self.apply_class_balancing = _check_bool(
             apply_class_balancing, "apply_class_balancing", cls
@@ -793,6 +868,7 @@ class BinaryFocalCrossentropy(Loss):
             "gamma": self.gamma,
             "from_logits": self.from_logits,
             "label_smoothing": self.label_smoothing,
+            "axis": self.axis,
         }
 
     def _smoothed(self, t):
@@ -891,6 +967,10 @@ class SparseCategoricalCrossentropy(Loss):
         Samples whose label is this class give no loss and no gradient and are not
         counted by the means (Keras masks them; e.g. -1 or 255 for void pixels).
         Without it, a label outside ``[0, n_classes)`` is an error.
+    axis : int, default=-1
+        The class axis (the axis averaged over, for the binary losses). Another
+        axis than the last is moved there first (a copy of the inputs); the
+        per-sample losses have ``y_pred``'s shape without it.
     reduction : str or None, default="sum_over_batch_size"
         See `Loss`.
     name : str, default="sparse_categorical_crossentropy"
@@ -937,9 +1017,11 @@ class SparseCategoricalCrossentropy(Loss):
         ignore_class: int | None = None,
         *,
         reduction: str | None = "sum_over_batch_size",
+        axis: int = -1,
         name: str | None = None,
     ) -> None:
         super().__init__(reduction=reduction, name=name)
+        self.axis = _check_axis(axis)
         self.from_logits = _check_bool(from_logits, "from_logits", type(self).__name__)
         if ignore_class is not None:
             if isinstance(ignore_class, (bool, np.bool_)) or not isinstance(
@@ -951,8 +1033,14 @@ class SparseCategoricalCrossentropy(Loss):
             ignore_class = int(ignore_class)
         self.ignore_class = ignore_class
 
+    _sparse = True
+
     def _params(self):
-        return {"from_logits": self.from_logits, "ignore_class": self.ignore_class}
+        return {
+            "from_logits": self.from_logits,
+            "ignore_class": self.ignore_class,
+            "axis": self.axis,
+        }
 
     def _run(self, y_true, y_pred, sample_weight, want_grad):
         x, res_dtype, own = _pred(y_pred)
@@ -1031,6 +1119,10 @@ class CategoricalCrossentropy(Loss):
         Whether ``y_pred`` holds logits rather than probabilities.
     label_smoothing : float in [0, 1], default=0.0
         Mixes the targets with the uniform distribution, as above.
+    axis : int, default=-1
+        The class axis (the axis averaged over, for the binary losses). Another
+        axis than the last is moved there first (a copy of the inputs); the
+        per-sample losses have ``y_pred``'s shape without it.
     reduction : str or None, default="sum_over_batch_size"
         See `Loss`.
     name : str, default="categorical_crossentropy"
@@ -1075,11 +1167,13 @@ class CategoricalCrossentropy(Loss):
         self,
         from_logits: bool = False,
         label_smoothing: float = 0.0,
+        axis: int = -1,
         *,
         reduction: str | None = "sum_over_batch_size",
         name: str | None = None,
     ) -> None:
         super().__init__(reduction=reduction, name=name)
+        self.axis = _check_axis(axis)
         self.from_logits = _check_bool(from_logits, "from_logits", type(self).__name__)
         self.label_smoothing = _check_smoothing(label_smoothing)
 
@@ -1087,6 +1181,7 @@ class CategoricalCrossentropy(Loss):
         return {
             "from_logits": self.from_logits,
             "label_smoothing": self.label_smoothing,
+            "axis": self.axis,
         }
 
     def _run(self, y_true, y_pred, sample_weight, want_grad):
@@ -1154,6 +1249,10 @@ class CategoricalFocalCrossentropy(Loss):
     from_logits : bool, default=False
         Whether ``y_pred`` holds logits rather than probabilities.
     label_smoothing : float in [0, 1], default=0.0
+    axis : int, default=-1
+        The class axis (the axis averaged over, for the binary losses). Another
+        axis than the last is moved there first (a copy of the inputs); the
+        per-sample losses have ``y_pred``'s shape without it.
     reduction : str or None, default="sum_over_batch_size"
         See `Loss`.
     name : str, default="categorical_focal_crossentropy"
@@ -1204,11 +1303,13 @@ class CategoricalFocalCrossentropy(Loss):
         gamma: float = 2.0,
         from_logits: bool = False,
         label_smoothing: float = 0.0,
+        axis: int = -1,
         *,
         reduction: str | None = "sum_over_batch_size",
         name: str | None = None,
     ) -> None:
         super().__init__(reduction=reduction, name=name)
+        self.axis = _check_axis(axis)
         self.alpha: float | list[float]
         if np.ndim(alpha) == 0:
             self.alpha = real_scalar(alpha, "alpha")
@@ -1227,6 +1328,7 @@ class CategoricalFocalCrossentropy(Loss):
             "gamma": self.gamma,
             "from_logits": self.from_logits,
             "label_smoothing": self.label_smoothing,
+            "axis": self.axis,
         }
 
     def _alpha(self, n_classes):
@@ -1470,4 +1572,305 @@ as in Huber()
     raise TypeError(
         "get_loss expected a loss name, a fastloss.losses.Loss instance or a "
         f"fastloss loss function, got {kind.__name__}"
+    )
+
+
+# ---- Keras's functional forms, aliases and get ---------------------------------------
+#
+# ``keras.losses.<name>(y_true, y_pred, ...)`` returns the per-sample losses (no
+# reduction, no sample weights): the class with ``reduction="none"``. Each form here
+# is that, with Keras 3's signature. MeanAbsolutePercentageError and
+# MeanSquaredLogarithmicError (and their MAPE / MSLE aliases) are being added with
+# their kernels; their forms and aliases belong beside them here.
+
+
+def _per_sample(cls, y_true, y_pred, **params):
+    return cls(**params, reduction="none")(y_true, y_pred)
+
+
+def mean_squared_error(y_true: npt.ArrayLike, y_pred: npt.ArrayLike) -> LossValue:
+    """Per-sample ``mean((y_pred - y_true)**2, axis=-1)``: Keras's
+    ``keras.losses.mean_squared_error``, `MeanSquaredError` with
+    ``reduction="none"``.
+
+    Examples
+    --------
+    >>> from fastloss.losses import mean_squared_error
+    >>> mean_squared_error([[0.0, 1.0], [0.0, 0.0]], [[1.0, 1.0], [1.0, 0.0]])
+    array([0.5, 0.5])
+    """
+    return _per_sample(MeanSquaredError, y_true, y_pred)
+
+
+def mean_absolute_error(y_true: npt.ArrayLike, y_pred: npt.ArrayLike) -> LossValue:
+    """Per-sample ``mean(|y_pred - y_true|, axis=-1)``: Keras's
+    ``keras.losses.mean_absolute_error`` (`MeanAbsoluteError`, no reduction)."""
+    return _per_sample(MeanAbsoluteError, y_true, y_pred)
+
+
+def huber(
+    y_true: npt.ArrayLike, y_pred: npt.ArrayLike, delta: float = 1.0
+) -> LossValue:
+    """Per-sample Huber loss: Keras's ``keras.losses.huber`` (`Huber`, no
+    reduction)."""
+    return _per_sample(Huber, y_true, y_pred, delta=delta)
+
+
+def log_cosh(y_true: npt.ArrayLike, y_pred: npt.ArrayLike) -> LossValue:
+    """Per-sample log-cosh loss: Keras's ``keras.losses.log_cosh`` (`LogCosh`, no
+    reduction)."""
+    return _per_sample(LogCosh, y_true, y_pred)
+
+
+def kl_divergence(y_true: npt.ArrayLike, y_pred: npt.ArrayLike) -> LossValue:
+    """Per-sample KL divergence: Keras's ``keras.losses.kl_divergence``
+    (`KLDivergence`, no reduction)."""
+    return _per_sample(KLDivergence, y_true, y_pred)
+
+
+def binary_crossentropy(
+    y_true: npt.ArrayLike,
+    y_pred: npt.ArrayLike,
+    from_logits: bool = False,
+    label_smoothing: float = 0.0,
+    axis: int = -1,
+) -> LossValue:
+    """Per-sample binary cross-entropy (mean over `axis`): Keras's
+    ``keras.losses.binary_crossentropy`` (`BinaryCrossentropy`, no reduction).
+
+    Examples
+    --------
+    >>> from fastloss.losses import binary_crossentropy
+    >>> binary_crossentropy([[0, 1], [0, 0]], [[0.6, 0.4], [0.4, 0.6]]).round(4)
+    array([0.9163, 0.7136])
+    """
+    return _per_sample(
+        BinaryCrossentropy,
+        y_true,
+        y_pred,
+        from_logits=from_logits,
+        label_smoothing=label_smoothing,
+        axis=axis,
+    )
+
+
+def binary_focal_crossentropy(
+    y_true: npt.ArrayLike,
+    y_pred: npt.ArrayLike,
+    apply_class_balancing: bool = False,
+    alpha: float = 0.25,
+    gamma: float = 2.0,
+    from_logits: bool = False,
+    label_smoothing: float = 0.0,
+    axis: int = -1,
+) -> LossValue:
+    """Per-sample binary focal cross-entropy: Keras's
+    ``keras.losses.binary_focal_crossentropy`` (`BinaryFocalCrossentropy`, no
+    reduction)."""
+    return _per_sample(
+        BinaryFocalCrossentropy,
+        y_true,
+        y_pred,
+        apply_class_balancing=apply_class_balancing,
+        alpha=alpha,
+        gamma=gamma,
+        from_logits=from_logits,
+        label_smoothing=label_smoothing,
+        axis=axis,
+    )
+
+
+def categorical_crossentropy(
+    y_true: npt.ArrayLike,
+    y_pred: npt.ArrayLike,
+    from_logits: bool = False,
+    label_smoothing: float = 0.0,
+    axis: int = -1,
+) -> LossValue:
+    """Per-sample categorical cross-entropy over the class axis `axis`: Keras's
+    ``keras.losses.categorical_crossentropy`` (`CategoricalCrossentropy`, no
+    reduction).
+
+    Examples
+    --------
+    >>> from fastloss.losses import categorical_crossentropy
+    >>> y_true = [[0, 1, 0], [0, 0, 1]]
+    >>> categorical_crossentropy(y_true, [[0.05, 0.95, 0], [0.1, 0.8, 0.1]]).round(4)
+    array([0.0513, 2.3026])
+    """
+    return _per_sample(
+        CategoricalCrossentropy,
+        y_true,
+        y_pred,
+        from_logits=from_logits,
+        label_smoothing=label_smoothing,
+        axis=axis,
+    )
+
+
+def categorical_focal_crossentropy(
+    y_true: npt.ArrayLike,
+    y_pred: npt.ArrayLike,
+    alpha: float | Sequence[float] = 0.25,
+    gamma: float = 2.0,
+    from_logits: bool = False,
+    label_smoothing: float = 0.0,
+    axis: int = -1,
+) -> LossValue:
+    """Per-sample categorical focal cross-entropy: Keras's
+    ``keras.losses.categorical_focal_crossentropy``
+    (`CategoricalFocalCrossentropy`, no reduction)."""
+    return _per_sample(
+        CategoricalFocalCrossentropy,
+        y_true,
+        y_pred,
+        alpha=alpha,
+        gamma=gamma,
+        from_logits=from_logits,
+        label_smoothing=label_smoothing,
+        axis=axis,
+    )
+
+
+def sparse_categorical_crossentropy(
+    y_true: npt.ArrayLike,
+    y_pred: npt.ArrayLike,
+    from_logits: bool = False,
+    ignore_class: int | None = None,
+    axis: int = -1,
+) -> LossValue:
+    """Per-sample cross-entropy of class indices: Keras's
+    ``keras.losses.sparse_categorical_crossentropy``
+    (`SparseCategoricalCrossentropy`, no reduction; an ignored sample's loss is 0).
+
+    Examples
+    --------
+    >>> from fastloss.losses import sparse_categorical_crossentropy
+    >>> y_pred = [[0.05, 0.95, 0.0], [0.1, 0.8, 0.1]]
+    >>> sparse_categorical_crossentropy([1, 2], y_pred).round(4)
+    array([0.0513, 2.3026])
+    """
+    return _per_sample(
+        SparseCategoricalCrossentropy,
+        y_true,
+        y_pred,
+        from_logits=from_logits,
+        ignore_class=ignore_class,
+        axis=axis,
+    )
+
+
+# tf.keras's short names, as attributes (Keras 3 knows them only as get() names).
+mse = MSE = mean_squared_error
+mae = MAE = mean_absolute_error
+kld = KLD = kl_divergence
+bce = BCE = binary_crossentropy
+
+_FUNCTIONS = {
+    f.__name__: f
+    for f in (
+        mean_squared_error,
+        mean_absolute_error,
+        huber,
+        log_cosh,
+        kl_divergence,
+        binary_crossentropy,
+        binary_focal_crossentropy,
+        categorical_crossentropy,
+        categorical_focal_crossentropy,
+        sparse_categorical_crossentropy,
+    )
+}
+_ALIASES = {
+    "mse": mse,
+    "MSE": MSE,
+    "mae": mae,
+    "MAE": MAE,
+    "kld": kld,
+    "KLD": KLD,
+    "bce": bce,
+    "BCE": BCE,
+}
+
+
+def get(
+    identifier: str | dict[str, Any] | Loss | Callable[..., Any] | None,
+) -> Loss | Callable[..., Any] | None:
+    """A loss from its name or configuration, as ``keras.losses.get``.
+
+    Parameters
+    ----------
+    identifier : str, dict, Loss, callable or None
+        - A function name (``"categorical_crossentropy"``, ``"mse"``,
+          ``"KLD"``, ...): the functional form here, which returns the
+          per-sample losses.
+        - A class name (``"CategoricalCrossentropy"``): a new instance with the
+          default arguments.
+        - A configuration ``{"class_name": "CategoricalCrossentropy", "config":
+          {"from_logits": True}}`` (Keras's ``serialize`` form; `config` may be
+          omitted): an instance built with it.
+        - A `Loss` instance or any other callable: returned as is; a `Loss`
+          class: an instance of it, with the defaults.
+        - None: None.
+
+    Returns
+    -------
+    Loss, function or None
+
+    Raises
+    ------
+    ValueError
+        For an unknown name or class name (the message lists the known ones), or
+        a malformed configuration.
+    TypeError
+        For anything else, and for a configuration whose arguments the class does
+        not take.
+
+    See Also
+    --------
+    get_loss : fastloss's resolver, which also knows the fastloss functional names
+        and always gives something with a gradient.
+
+    Examples
+    --------
+    >>> from fastloss import losses
+    >>> losses.get("categorical_crossentropy") is losses.categorical_crossentropy
+    True
+    >>> losses.get("CategoricalCrossentropy")
+    CategoricalCrossentropy(from_logits=False, label_smoothing=0.0)
+    >>> losses.get({"class_name": "Huber", "config": {"delta": 2.0}})
+    Huber(delta=2.0)
+    """
+    if identifier is None:
+        return None
+    if isinstance(identifier, dict):
+        name = identifier.get("class_name")
+        config = identifier.get("config") or {}
+        cls = _KERAS_NAMES.get(name) if isinstance(name, str) else None
+        if cls is None or cls.__name__ != name or not isinstance(config, dict):
+            raise ValueError(
+                "a loss configuration is {'class_name': <a class of "
+                f"fastloss.losses>, 'config': {{...}}}}, got {identifier!r}; "
+                f"classes: {', '.join(c.__name__ for c in _CLASSES)}"
+            )
+        return cls.from_config(config)
+    if isinstance(identifier, str):
+        fn = _FUNCTIONS.get(identifier) or _ALIASES.get(identifier)
+        if fn is not None:
+            return fn
+        cls = _KERAS_NAMES.get(identifier)
+        if cls is not None and cls.__name__ == identifier:
+            return cls()
+        raise ValueError(
+            f"unknown loss {identifier!r}; functions: "
+            f"{', '.join([*_FUNCTIONS, *_ALIASES])}; classes: "
+            f"{', '.join(c.__name__ for c in _CLASSES)}"
+        )
+    if isinstance(identifier, type) and issubclass(identifier, Loss):
+        return identifier()
+    if callable(identifier):
+        return identifier
+    raise TypeError(
+        f"could not interpret the loss identifier {identifier!r}: give a name, a "
+        "configuration dict, a Loss or a function"
     )
