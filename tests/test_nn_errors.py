@@ -160,8 +160,10 @@ def test_bad_validation_data(data):
     snap = _snapshot(model)
     with pytest.raises(ValueError, match=r"validation_data\[1\]\[0\] = 5"):
         model.fit(X, y, validation_data=(X[:3], np.array([5, 0, 0])), verbose=0)
-    with pytest.raises(ValueError, match="pair"):
-        model.fit(X, y, validation_data=(X, y, y), verbose=0)
+    with pytest.raises(ValueError, match=r"\(x_val, y_val\) or"):
+        model.fit(X, y, validation_data=(X, y, y, y), verbose=0)
+    with pytest.raises(ValueError, match=r"validation_data\[2\] must have one"):
+        model.fit(X, y, validation_data=(X, y, y[:3]), verbose=0)
     with pytest.raises(ValueError, match=r"validation_split must be in \[0, 1\)"):
         model.fit(X, y, validation_split=1.0, verbose=0)
     with pytest.raises(ValueError, match="empty training or validation"):
@@ -194,9 +196,9 @@ def test_bad_fit_arguments(kwargs, error, match, data):
     "make, error, match",
     [
         (
-            lambda: Dense(3, activation="softmax"),
+            lambda: Dense(3, activation="softplus"),
             ValueError,
-            "unknown activation 'softmax'",
+            "unknown activation 'softplus'",
         ),
         (lambda: Dense(3, activation=np.tanh), TypeError, "activation must be a name"),
         (

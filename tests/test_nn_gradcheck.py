@@ -18,6 +18,10 @@ TWIN_ACTIVATIONS = {
     "tanh": np.tanh,
     "sigmoid": lambda z: 1.0 / (1.0 + np.exp(-z)),
     "gelu": lambda z: 0.5 * z * (1.0 + np.tanh(_K * (z + 0.044715 * z**3))),
+    "softmax": lambda z: (
+        np.exp(z - z.max(axis=1, keepdims=True))
+        / np.exp(z - z.max(axis=1, keepdims=True)).sum(axis=1, keepdims=True)
+    ),
 }
 
 
@@ -227,7 +231,11 @@ def _finite_difference(model, x, y, h=1e-6):
                 moved = [a.copy() for a in base]
                 moved[k][idx] += step
                 model.set_weights(moved)
-                values.append(model.evaluate(x, y, batch_size=len(x))["loss"])
+                values.append(
+                    model.evaluate(
+                        x, y, batch_size=len(x), verbose=0, return_dict=True
+                    )["loss"]
+                )
             g[idx] = (values[0] - values[1]) / (2 * h)
         grads.append(g)
     model.set_weights(base)
@@ -281,12 +289,14 @@ def test_loss_value_matches_the_numpy_twin(case, rng):
     want = twin_loss(
         kind, out, y if units > 1 or y.ndim == 1 else y.reshape(-1, 1), **opts
     )
-    got = model.evaluate(x, y, batch_size=40)["loss"]
+    got = model.evaluate(x, y, batch_size=40, return_dict=True)["loss"]
     np.testing.assert_allclose(got, want, rtol=1e-12)
     # batched evaluation is the same mean (up to rounding); ignored rows excepted
     if "ignore" not in opts:
         np.testing.assert_allclose(
-            model.evaluate(x, y, batch_size=8)["loss"], want, rtol=1e-12
+            model.evaluate(x, y, batch_size=8, return_dict=True)["loss"],
+            want,
+            rtol=1e-12,
         )
 
 

@@ -12,6 +12,14 @@ temporaries:
 
 ``linear`` has neither: the layer skips both steps (``a`` is ``z``).
 
+``softmax`` is not elementwise: its derivative is a Jacobian per row, so it has a
+``backward(delta, a)`` instead, which overwrites the incoming gradient ``delta =
+d loss / d a`` with ``d loss / d z = a * (delta - sum(delta * a, axis=1))``. When a
+model's last layer has the softmax (or the sigmoid) and its loss is the matching
+cross-entropy on probabilities, the model skips this activation altogether and
+gives the loss kernel the pre-activation logits, as Keras does (see
+`fastloss.nn.Sequential.compile`).
+
 Names follow Keras. Two differences, both deliberate:
 
 - ``leaky_relu`` has Keras's default slope, 0.2 (PyTorch's default is 0.01);
@@ -45,6 +53,7 @@ class Activation:
     forward: Callable[[FloatArray, FloatArray], None] | None
     derivative: Callable[[FloatArray, FloatArray, FloatArray | None], None] | None
     needs_scratch: bool = False
+    backward: Callable[[FloatArray, FloatArray], None] | None = None
 
     @property
     def identity(self) -> bool:
@@ -144,6 +153,23 @@ def _gelu_deriv(z: FloatArray, a: FloatArray, scratch: FloatArray | None) -> Non
     z -= t
 
 
+# ---- softmax (over each row) -----------------------------------------------------
+
+
+def _softmax(z: FloatArray, out: FloatArray) -> None:
+    # exp(z - max z): no overflow, and the largest term is exactly 1
+    np.subtract(z, z.max(axis=1, keepdims=True), out=out)
+    np.exp(out, out=out)
+    out /= out.sum(axis=1, keepdims=True)
+
+
+def _softmax_backward(delta: FloatArray, a: FloatArray) -> None:
+    # d/dz_j of sum_i delta_i a_i = a_j (delta_j - sum_i delta_i a_i)
+    inner = np.einsum("ij,ij->i", delta, a)[:, None]
+    delta -= inner
+    delta *= a
+
+
 ACTIVATIONS: dict[str, Activation] = {
     "linear": Activation("linear", None, None),
     "relu": Activation("relu", _relu, _relu_deriv),
@@ -151,6 +177,7 @@ ACTIVATIONS: dict[str, Activation] = {
     "tanh": Activation("tanh", _tanh, _tanh_deriv),
     "sigmoid": Activation("sigmoid", _sigmoid, _sigmoid_deriv),
     "gelu": Activation("gelu", _gelu, _gelu_deriv, needs_scratch=True),
+    "softmax": Activation("softmax", _softmax, None, backward=_softmax_backward),
 }
 
 

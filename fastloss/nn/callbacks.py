@@ -30,7 +30,14 @@ from ._common import FloatArray
 if TYPE_CHECKING:
     from .model import Sequential
 
-__all__ = ["Callback", "EarlyStopping", "History", "ProgressBar"]
+__all__ = [
+    "Callback",
+    "EarlyStopping",
+    "History",
+    "ModelCheckpoint",
+    "ProgressBar",
+    "ReduceLROnPlateau",
+]
 
 Logs = Optional[dict[str, float]]
 
@@ -169,10 +176,7 @@ class EarlyStopping(Callback):
         self.baseline = None if baseline is None else float(baseline)
         self.restore_best_weights = bool(restore_best_weights)
         self.start_from_epoch = start_from_epoch
-        if mode == "auto":
-            name = monitor[4:] if monitor.startswith("val_") else monitor
-            mode = "max" if name.endswith(("acc", "accuracy", "auc")) else "min"
-        self.mode = mode
+        self.mode = _mode(mode, monitor)
         self.wait = 0
         self.stopped_epoch = 0
         self.best_epoch = 0
@@ -180,21 +184,11 @@ class EarlyStopping(Callback):
         self.best_weights: list[FloatArray] | None = None
 
     def set_params(self, params: dict[str, Any]) -> None:
-        keys = params.get("metrics")
-        if keys is not None and self.monitor not in keys:
-            hint = ""
-            if self.monitor.startswith("val_"):
-                hint = " (val_ entries need validation_data or validation_split)"
-            raise ValueError(
-                f"EarlyStopping monitors {self.monitor!r}, which this fit will not "
-                f"log{hint}; it logs: {', '.join(keys)}"
-            )
+        _check_monitor(self, params)
         super().set_params(params)
 
     def _better(self, value: float, reference: float) -> bool:
-        if self.mode == "min":
-            return value + self.min_delta < reference
-        return value - self.min_delta > reference
+        return _better(self.mode, self.min_delta, value, reference)
 
     def on_train_begin(self, logs: Logs = None) -> None:
         self.wait = 0
@@ -237,6 +231,224 @@ class EarlyStopping(Callback):
                     f"{self.best_epoch + 1}."
                 )
             self.model.set_weights(self.best_weights)
+
+
+def _mode(mode: str, monitor: str) -> str:
+    """Keras's "auto" mode: maximise accuracies and AUCs, minimise the rest."""
+    if mode not in ("auto", "min", "max"):
+        raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
+    if mode != "auto":
+        return mode
+    name = monitor[4:] if monitor.startswith("val_") else monitor
+    return "max" if name.endswith(("acc", "accuracy", "auc")) else "min"
+
+
+def _better(mode: str, min_delta: float, value: float, reference: float) -> bool:
+    if mode == "min":
+        return value + min_delta < reference
+    return value - min_delta > reference
+
+
+def _check_monitor(cb: Any, params: dict[str, Any]) -> None:
+    """A monitored key this fit will not log is an error before training (Keras
+    warns at every epoch instead)."""
+    keys = params.get("metrics")
+    if keys is not None and cb.monitor not in keys:
+        hint = ""
+        if cb.monitor.startswith("val_"):
+            hint = " (val_ entries need validation_data or validation_split)"
+        raise ValueError(
+            f"{type(cb).__name__} monitors {cb.monitor!r}, which this fit will not "
+            f"log{hint}; it logs: {', '.join(keys)}"
+        )
+
+
+class ModelCheckpoint(Callback):
+    """Save the model after every epoch, or only when it improves (Keras's
+    ``ModelCheckpoint``).
+
+    Parameters
+    ----------
+    filepath : str or os.PathLike
+        Where to save; may hold ``{epoch}`` (1-based, as Keras) and log keys as
+        format fields, e.g. ``"ckpt-{epoch:02d}-{val_loss:.2f}.npz"``. Written
+        with `fastloss.nn.Sequential.save`'s ``.npz`` format, also under a
+        ``.keras``, ``.h5`` or ``.weights.h5`` name (one `UserWarning` per
+        `fit` says so): read it back with `fastloss.nn.load` or
+        ``model.load_weights``.
+    monitor : str, default="val_loss"
+        The log key `save_best_only` compares; it must be one `fit` logs.
+    verbose : int, default=0
+        1 prints a line on each save.
+    save_best_only : bool, default=False
+        Save only when `monitor` beats its best so far.
+    save_weights_only : bool, default=False
+        Accepted; the file holds the whole model either way (its weights are
+        what ``load_weights`` reads).
+    mode : {"auto", "min", "max"}, default="auto"
+    save_freq : "epoch"
+        Only "epoch" is supported.
+    initial_value_threshold : float, optional
+        With `save_best_only`, the value to beat first.
+    """
+
+    def __init__(
+        self,
+        filepath: str | os.PathLike[str],
+        monitor: str = "val_loss",
+        verbose: int = 0,
+        save_best_only: bool = False,
+        save_weights_only: bool = False,
+        mode: str = "auto",
+        save_freq: str = "epoch",
+        initial_value_threshold: float | None = None,
+    ) -> None:
+        self.filepath = os.fspath(filepath)
+        if not isinstance(monitor, str):
+            raise TypeError(f"monitor must be a log key (str), got {monitor!r}")
+        if save_freq != "epoch":
+            raise ValueError(
+                f"ModelCheckpoint(save_freq={save_freq!r}) is not supported: only "
+                "'epoch'"
+            )
+        self.monitor = monitor
+        self.verbose = verbose
+        self.save_best_only = bool(save_best_only)
+        self.save_weights_only = bool(save_weights_only)
+        self.mode = _mode(mode, monitor)
+        self.initial_value_threshold = initial_value_threshold
+        self.best = self._start()
+
+    def _start(self) -> float:
+        if self.initial_value_threshold is not None:
+            return float(self.initial_value_threshold)
+        return math.inf if self.mode == "min" else -math.inf
+
+    def set_params(self, params: dict[str, Any]) -> None:
+        if self.save_best_only:
+            _check_monitor(self, params)
+        super().set_params(params)
+
+    def on_train_begin(self, logs: Logs = None) -> None:
+        from .io import keras_suffix_warning
+
+        self.best = self._start()
+        message = keras_suffix_warning(self.filepath)
+        if message:
+            warnings.warn(message, UserWarning, stacklevel=2)
+
+    def on_epoch_end(self, epoch: int, logs: Logs = None) -> None:
+        from .io import save_model
+
+        assert self.model is not None
+        logs = logs or {}
+        path = self.filepath.format(epoch=epoch + 1, **logs)
+        if self.save_best_only:
+            current = logs.get(self.monitor)
+            if current is None or not _better(self.mode, 0.0, current, self.best):
+                return
+            if self.verbose > 0:
+                print(
+                    f"Epoch {epoch + 1}: {self.monitor} improved from "
+                    f"{self.best:.5f} to {current:.5f}, saving model to {path}"
+                )
+            self.best = current
+        elif self.verbose > 0:
+            print(f"Epoch {epoch + 1}: saving model to {path}")
+        save_model(self.model, path)
+
+
+class ReduceLROnPlateau(Callback):
+    """Divide the learning rate when a monitored value stops improving (Keras's
+    ``ReduceLROnPlateau``, same arguments and behaviour).
+
+    Parameters
+    ----------
+    monitor : str, default="val_loss"
+        A log key `fit` will log.
+    factor : float in (0, 1), default=0.1
+        The new rate is ``rate * factor``.
+    patience : int, default=10
+        Epochs without improvement before the rate is reduced.
+    verbose : int, default=0
+        1 prints a line on each reduction.
+    mode : {"auto", "min", "max"}, default="auto"
+    min_delta : float, default=1e-4
+        An improvement is a change beyond it in the right direction.
+    cooldown : int, default=0
+        Epochs to wait after a reduction before counting again.
+    min_lr : float, default=0.0
+        The rate is never reduced below it.
+    """
+
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        factor: float = 0.1,
+        patience: int = 10,
+        verbose: int = 0,
+        mode: str = "auto",
+        min_delta: float = 1e-4,
+        cooldown: int = 0,
+        min_lr: float = 0.0,
+    ) -> None:
+        if not isinstance(monitor, str):
+            raise TypeError(f"monitor must be a log key (str), got {monitor!r}")
+        if not 0.0 < float(factor) < 1.0:
+            raise ValueError(f"factor must be in (0, 1), got {factor!r}")
+        for name, value in (("patience", patience), ("cooldown", cooldown)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be an int >= 0, got {value!r}")
+        if not float(min_lr) >= 0.0:
+            raise ValueError(f"min_lr must be >= 0, got {min_lr!r}")
+        self.monitor = monitor
+        self.factor = float(factor)
+        self.patience = patience
+        self.verbose = verbose
+        self.mode = _mode(mode, monitor)
+        self.min_delta = abs(float(min_delta))
+        self.cooldown = cooldown
+        self.min_lr = float(min_lr)
+        self._reset()
+
+    def _reset(self) -> None:
+        self.wait = 0
+        self.cooldown_counter = 0
+        self.best = math.inf if self.mode == "min" else -math.inf
+
+    def set_params(self, params: dict[str, Any]) -> None:
+        _check_monitor(self, params)
+        super().set_params(params)
+
+    def on_train_begin(self, logs: Logs = None) -> None:
+        self._reset()
+
+    def on_epoch_end(self, epoch: int, logs: Logs = None) -> None:
+        assert self.model is not None and self.model.optimizer is not None
+        current = (logs or {}).get(self.monitor)
+        if current is None:
+            return
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if _better(self.mode, self.min_delta, current, self.best):
+            self.best = current
+            self.wait = 0
+        elif self.cooldown_counter <= 0:
+            self.wait += 1
+            if self.wait >= self.patience:
+                optimizer = self.model.optimizer
+                old = optimizer.learning_rate
+                if old > self.min_lr:
+                    new = max(old * self.factor, self.min_lr)
+                    optimizer.learning_rate = new
+                    if self.verbose > 0:
+                        print(
+                            f"Epoch {epoch + 1}: ReduceLROnPlateau reducing "
+                            f"learning rate to {new}."
+                        )
+                    self.cooldown_counter = self.cooldown
+                    self.wait = 0
 
 
 def _fmt(value: float) -> str:

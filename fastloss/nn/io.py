@@ -24,15 +24,33 @@ from typing import Any, Callable, Union
 import numpy as np
 import numpy.typing as npt
 
+from .layers import Dense
 from .losses import TrainingLoss
 from .model import Sequential, _weight_shapes
 from .optimizers import optimizer_from_config
 
-__all__ = ["load", "load_model", "load_weights", "save_model"]
+__all__ = [
+    "keras_suffix_warning",
+    "load",
+    "load_model",
+    "load_weights",
+    "save_model",
+]
 
 FORMAT = "fastloss.nn/1"
 _savez: Callable[..., None] = np.savez
 PathLike = Union[str, "os.PathLike[str]"]
+
+
+def keras_suffix_warning(path: PathLike) -> str:
+    """The warning for a path Keras would write its own format to ("" if none)."""
+    name = os.fspath(path)
+    if not name.endswith((".keras", ".h5")):
+        return ""
+    return (
+        f"{name!r} is written in fastloss.nn's .npz format ({FORMAT}), not as a "
+        "Keras archive: fastloss.nn.load reads it, keras.models.load_model does not"
+    )
 
 
 def save_model(model: Sequential, path: PathLike) -> None:
@@ -155,7 +173,12 @@ def load_model(path: PathLike) -> Sequential:
                 cc["optimizer"]["class"], cc["optimizer"]["config"]
             )
             loss = TrainingLoss.from_config(cc["loss"])
-            model.compile(optimizer=opt, loss=loss, metrics=cc["metrics"])
+            model.compile(
+                optimizer=opt,
+                loss=loss,
+                metrics=cc["metrics"],
+                weighted_metrics=cc.get("weighted_metrics"),
+            )
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(
                 f"{name!r}: malformed compile configuration: {exc}"
@@ -189,11 +212,19 @@ def load_weights(model: Sequential, path: PathLike) -> None:
             f"{name!r} holds no weights (saved before the model was built)"
         )
     try:
-        theirs = [(int(c["units"]), bool(c["use_bias"])) for c in config["layers"]]
+        theirs = [
+            (int(c["units"]), bool(c["use_bias"]))
+            for c in config["layers"]
+            if c.get("class", "Dense") == "Dense"
+        ]
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"{name!r}: malformed architecture: {exc}") from None
     width = int(weights[0].shape[0]) if weights[0].ndim == 2 else None
-    ours = [(layer.units, layer.use_bias) for layer in model.layers]
+    ours = [
+        (layer.units, layer.use_bias)
+        for layer in model.layers
+        if isinstance(layer, Dense)
+    ]
     if theirs != ours or (model.input_dim is not None and model.input_dim != width):
         raise ValueError(
             f"{name!r} holds a model of another architecture: the file has "

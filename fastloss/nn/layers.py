@@ -1,4 +1,5 @@
-"""The Dense layer: forward and backward side by side, into reused buffers."""
+"""The layers: `Dense` and `Dropout`, forward and backward side by side, into reused
+buffers; `Input` / `InputLayer`, which only declare the input width."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from ._common import FloatArray, Workspace
 from .activations import get_activation
 from .initializers import get_initializer
 
-__all__ = ["Dense"]
+__all__ = ["Dense", "Dropout", "Input", "InputLayer"]
 
 
 def _positive_int(value: Any, name: str) -> int:
@@ -25,6 +26,18 @@ def _positive_int(value: Any, name: str) -> int:
     if n < 1:
         raise ValueError(f"{name} must be a positive int, got {n}")
     return n
+
+
+def _width(shape: Any, name: str) -> int:
+    """The width of a Keras input shape ``(n_features,)`` (an int is taken too)."""
+    if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
+        return _positive_int(shape, name)
+    if isinstance(shape, (tuple, list)) and len(shape) == 1:
+        return _positive_int(shape[0], name)
+    raise ValueError(
+        f"{name} must be (n_features,): fastloss.nn models take flat feature "
+        f"vectors, got {shape!r}"
+    )
 
 
 class Dense:
@@ -47,6 +60,9 @@ None, default=None
         The input width, for the first layer (as Keras 2's ``input_dim``), so that
         `Sequential.summary` can count parameters before the model is built.
         Otherwise it is taken from the data on the first `fit`.
+    input_shape : tuple of one int, optional
+        ``(input_dim,)``, Keras's spelling of the same (a model's inputs are
+        flat: one axis of features).
     name : str, optional
         Defaults to "dense", "dense_1", ... in model order.
 
@@ -68,9 +84,17 @@ None, default=None
         kernel_initializer: str = "glorot_uniform",
         use_bias: bool = True,
         input_dim: int | None = None,
+        input_shape: tuple[int] | None = None,
         name: str | None = None,
     ) -> None:
         self.units = _positive_int(units, "units")
+        if input_shape is not None:
+            width = _width(input_shape, "input_shape")
+            if input_dim is not None and input_dim != width:
+                raise ValueError(
+                    f"input_dim={input_dim!r} and input_shape={input_shape!r} differ"
+                )
+            input_dim = width
         self._act = get_activation(activation)
         get_initializer(kernel_initializer)  # fail now, not at build
         self.kernel_initializer = kernel_initializer
@@ -90,6 +114,9 @@ None, default=None
         self._ws = Workspace()
         self._x: FloatArray | None = None
         self._a: FloatArray | None = None
+        # Set by the model: the activation is left to the loss kernel (a softmax
+        # or sigmoid output followed by the matching cross-entropy).
+        self.fused_output = False
 
     @property
     def activation(self) -> str:
@@ -125,6 +152,9 @@ None, default=None
     def count_params(self, input_dim: int) -> int:
         return input_dim * self.units + (self.units if self.use_bias else 0)
 
+    def output_width(self, input_dim: int) -> int:
+        return self.units
+
     # ---- building -----------------------------------------------------------------
 
     def build(
@@ -156,16 +186,17 @@ None, default=None
 
     # ---- forward and backward -------------------------------------------------------
 
-    def forward(self, x: FloatArray) -> FloatArray:
+    def forward(self, x: FloatArray, training: bool = False) -> FloatArray:
         """``activation(x @ kernel + bias)`` for a batch ``x`` of shape ``(b,
-        input_dim)``, in a reused buffer (valid until the next call)."""
+        input_dim)``, in a reused buffer (valid until the next call); with
+        `fused_output`, the pre-activation ``x @ kernel + bias``."""
         assert self.kernel is not None, "the layer is not built"
         b = x.shape[0]
         z = self._ws.get("z", b, (self.units,), self.kernel.dtype)
         np.matmul(x, self.kernel, out=z)
         if self.bias is not None:
             z += self.bias
-        if self._act.forward is None:
+        if self._act.forward is None or self.fused_output:
             a = z
         else:
             a = self._ws.get("a", b, (self.units,), z.dtype)
@@ -183,7 +214,11 @@ None, default=None
         assert self.kernel_grad is not None
         b = delta.shape[0]
         act = self._act
-        if act.derivative is not None:
+        if self.fused_output:
+            pass  # delta is already d loss / d z: the loss kernel took z
+        elif act.backward is not None:
+            act.backward(delta, self._a)
+        elif act.derivative is not None:
             z = self._ws.get("z", b, (self.units,), delta.dtype)
             scratch = (
                 self._ws.get("scratch", b, (self.units,), delta.dtype)
@@ -200,3 +235,185 @@ None, default=None
         dx = self._ws.get("dx", b, (self.kernel.shape[0],), delta.dtype)
         np.matmul(delta, self.kernel.T, out=dx)
         return dx
+
+
+class Dropout:
+    """Keras's ``Dropout``: while training, each input is zeroed with probability
+    `rate` and the others scaled by ``1 / (1 - rate)``; at inference
+    (`Sequential.evaluate`, `Sequential.predict`) it passes its input through.
+
+    Parameters
+    ----------
+    rate : float in [0, 1)
+        The fraction of the inputs dropped.
+    noise_shape : None
+        Only None (a fresh mask for every input) is supported.
+    seed : int, optional
+        Seeds this layer's masks. Without it they come from ``fit(seed=...)``
+        (a stream of its own, so the seed still makes training reproducible).
+    name : str, optional
+        Defaults to "dropout", "dropout_1", ... in model order.
+    """
+
+    use_bias = False
+
+    def __init__(
+        self,
+        rate: float,
+        noise_shape: None = None,
+        seed: int | None = None,
+        *,
+        name: str | None = None,
+    ) -> None:
+        if isinstance(rate, (bool, np.bool_)) or not isinstance(
+            rate, (int, float, np.integer, np.floating)
+        ):
+            raise TypeError(f"rate must be a float in [0, 1), got {rate!r}")
+        if not 0.0 <= float(rate) < 1.0:
+            raise ValueError(f"rate must be in [0, 1), got {rate!r}")
+        if noise_shape is not None:
+            raise ValueError("Dropout(noise_shape=...) is not supported: use None")
+        if seed is not None:
+            seed = operator.index(seed)
+            if seed < 0:
+                raise ValueError(f"seed must be None or an int >= 0, got {seed}")
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"name must be a str, got {type(name).__name__}")
+        self.rate = float(rate)
+        self.seed = seed
+        self.name = name
+        self.input_dim: int | None = None
+        self._rng: np.random.Generator | None = None
+        self._ws = Workspace()
+        self._keep: npt.NDArray[np.bool_] | None = None
+
+    @property
+    def built(self) -> bool:
+        return self.input_dim is not None
+
+    @property
+    def units(self) -> int | None:
+        """Its output width: its input's (known once built)."""
+        return self.input_dim
+
+    @property
+    def activation(self) -> str:
+        return "linear"
+
+    def __repr__(self) -> str:
+        return f"Dropout({self.rate!r}, seed={self.seed!r})"
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "class": "Dropout",
+            "rate": self.rate,
+            "seed": self.seed,
+            "name": self.name,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Dropout:
+        config = {k: v for k, v in config.items() if k != "class"}
+        return cls(**config)
+
+    def count_params(self, input_dim: int) -> int:
+        return 0
+
+    def output_width(self, input_dim: int) -> int:
+        return input_dim
+
+    def build(
+        self, input_dim: int, dtype: npt.DTypeLike, rng: np.random.Generator
+    ) -> None:
+        """`rng`: the model's dropout stream, used when the layer has no seed."""
+        self.input_dim = input_dim
+        self._rng = rng if self.seed is None else np.random.default_rng(self.seed)
+        self._ws.clear()
+
+    def params(self) -> list[FloatArray]:
+        return []
+
+    def grads(self) -> list[FloatArray]:
+        return []
+
+    def forward(self, x: FloatArray, training: bool = False) -> FloatArray:
+        if not training or self.rate == 0.0:
+            self._keep = None
+            return x
+        assert self._rng is not None, "the layer is not built"
+        b, d = x.shape
+        u = self._ws.get("u", b, (d,), x.dtype)
+        self._rng.random(out=u, dtype=x.dtype)
+        keep = self._ws.get("keep", b, (d,), np.bool_)
+        np.greater_equal(u, self.rate, out=keep)
+        np.multiply(x, keep, out=u)
+        u *= 1.0 / (1.0 - self.rate)
+        self._keep = keep
+        return u
+
+    def backward(self, delta: FloatArray, need_input_grad: bool) -> FloatArray | None:
+        if not need_input_grad:
+            return None
+        if self._keep is not None:
+            delta *= self._keep
+            delta *= 1.0 / (1.0 - self.rate)
+        return delta
+
+
+class InputLayer:
+    """Keras's ``InputLayer``: declares the width of a model's inputs, as the
+    first element of `Sequential` (it has no weights and computes nothing).
+
+    Parameters
+    ----------
+    shape : tuple of one int
+        ``(n_features,)``.
+    batch_size, dtype, sparse, batch_shape, name
+        Accepted for Keras's signature; ``batch_shape`` ``(None, n_features)``
+        may replace `shape`; `dtype` must be None (the model's dtype is used) and
+        `sparse` None or False.
+    input_shape : tuple of one int, optional
+        Keras 2's name for `shape`.
+    """
+
+    def __init__(
+        self,
+        shape: tuple[int] | None = None,
+        batch_size: int | None = None,
+        dtype: None = None,
+        sparse: bool | None = None,
+        batch_shape: tuple[Any, ...] | None = None,
+        name: str | None = None,
+        *,
+        input_shape: tuple[int] | None = None,
+    ) -> None:
+        if shape is None:
+            shape = input_shape
+        if shape is None and batch_shape is not None:
+            shape = tuple(batch_shape)[1:]
+        if shape is None:
+            raise ValueError("InputLayer needs shape=(n_features,)")
+        if dtype is not None or sparse:
+            raise ValueError(
+                "InputLayer(dtype=..., sparse=True) is not supported: the model's "
+                "dtype is set with Sequential(dtype=...)"
+            )
+        self.width = _width(shape, "shape")
+        self.batch_size = batch_size
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"InputLayer(shape=({self.width},))"
+
+
+def Input(
+    shape: tuple[int] | None = None,
+    batch_size: int | None = None,
+    dtype: None = None,
+    sparse: bool | None = None,
+    batch_shape: tuple[Any, ...] | None = None,
+    name: str | None = None,
+) -> InputLayer:
+    """Keras's ``Input(shape=(n_features,))``, for the first element of a
+    `Sequential`: an `InputLayer` (fastloss.nn has no functional models)."""
+    return InputLayer(shape, batch_size, dtype, sparse, batch_shape, name)

@@ -16,9 +16,16 @@ is the *with-logits* form, whatever name it was given by:
   fastloss names ``"smooth_l1_loss"`` etc., on the raw outputs.
 
 A `fastloss.losses` instance is taken with its options (label smoothing, Huber's
-delta, ignore_class, ...) and must say ``from_logits=True`` where it has the
-option: ``BinaryCrossentropy()`` (probabilities) is refused with a message rather
-than silently reinterpreted.
+delta, ignore_class, ...).
+
+Probabilities, as Keras means them: a Keras name or a ``from_logits=False``
+instance of a cross-entropy (`TrainingLoss.form`) after a last layer
+``Dense(k, activation="softmax")`` (or ``"sigmoid"``) is *fused*: the model gives
+the kernel the pre-activation logits and skips the activation, exactly as Keras
+does internally (`Sequential.compile`). A ``from_logits=False`` instance after a
+last layer without that activation is refused with a message rather than
+silently reinterpreted; a Keras name there takes the outputs as logits, as
+above.
 """
 
 from __future__ import annotations
@@ -65,6 +72,8 @@ _UNSUPPORTED = {
     **{row.name: row.why_not for row in _table.LOSSES if not row.target},
 }
 _OUTPUTS = {row.name: row.output for row in _table.LOSSES if row.target}
+# Keras's names, which (for the cross-entropies) mean probabilities
+_KERAS_KEYS = frozenset(name for row in _table.KERAS for name in row.names)
 
 
 def _kernel(name: str) -> Callable[..., Any]:
@@ -82,6 +91,12 @@ class TrainingLoss:
     function: str
     target: str
     options: dict[str, Option] = field(default_factory=dict)
+    # What the loss, as given, takes from the model: "logits" (a fastloss name,
+    # a from_logits=True instance), "probs" (a from_logits=False instance: the
+    # last layer must have the matching activation, which is then fused) or
+    # "name" (a Keras name of a cross-entropy: fused after the matching
+    # activation, else the outputs are logits). See Sequential.compile.
+    form: str = "logits"
 
     @property
     def output(self) -> str:
@@ -95,14 +110,25 @@ class TrainingLoss:
             "function": self.function,
             "target": self.target,
             "options": dict(self.options),
+            "form": self.form,
         }
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> TrainingLoss:
         function = config["function"]
-        if function not in _KERNEL_NAMES or config["target"] not in _KINDS:
+        if (
+            function not in _KERNEL_NAMES
+            or config["target"] not in _KINDS
+            or config.get("form", "logits") not in ("logits", "probs", "name")
+        ):
             raise ValueError(f"unknown loss in the configuration: {config!r}")
-        return cls(config["name"], function, config["target"], dict(config["options"]))
+        return cls(
+            config["name"],
+            function,
+            config["target"],
+            dict(config["options"]),
+            str(config.get("form", "logits")),
+        )
 
     # ---- checks ----------------------------------------------------------------------
 
@@ -137,19 +163,50 @@ class TrainingLoss:
 
     # ---- the kernel calls ------------------------------------------------------------
 
+    def _weighting(
+        self, target: npt.NDArray[Any], weight: FloatArray | None, units: int
+    ) -> dict[str, Any]:
+        """The kernel options for Keras's "sum_over_batch_size" of ``weight[i] *
+        l[i]``: the sum of the weighted per-sample losses (each the mean over the
+        outputs, for the elementwise losses) over the batch size (over the samples
+        not ignored, with an ignore_index)."""
+        if weight is None:
+            return self.options
+        denom = target.shape[0]
+        ignore = self.options.get("ignore_index")
+        if ignore is not None and target.ndim == 1:
+            denom = int(np.count_nonzero(target != ignore))
+        per = 1.0 / denom if denom else 0.0
+        if _table.by_name(self.function).family == "elementwise":
+            per /= units
+        return {**self.options, "sample_weight": weight * per, "reduction": "sum"}
+
     def loss_and_grad(
-        self, logits: FloatArray, target: npt.NDArray[Any], out: FloatArray
+        self,
+        logits: FloatArray,
+        target: npt.NDArray[Any],
+        out: FloatArray,
+        weight: FloatArray | None = None,
     ) -> float:
-        """The batch-mean loss; its gradient with respect to the logits is written
+        """The batch-mean loss, each sample's loss times its `weight` (Keras's
+        "sum_over_batch_size"); its gradient with respect to the logits is written
         into `out` (a buffer of the logits' shape and dtype: no allocation)."""
+        options = self._weighting(target, weight, logits.shape[1])
         loss, _ = _kernel(self.function + "_and_grad")(
-            logits, target, out=out, **self.options
+            logits, target, out=out, **options
         )
         return float(loss)
 
-    def loss(self, logits: FloatArray, target: npt.NDArray[Any]) -> float:
-        """The batch-mean loss (the forward-only kernel)."""
-        return float(_kernel(self.function)(logits, target, **self.options))
+    def loss(
+        self,
+        logits: FloatArray,
+        target: npt.NDArray[Any],
+        weight: FloatArray | None = None,
+    ) -> float:
+        """The batch-mean loss (the forward-only kernel), weighted as
+        `loss_and_grad`."""
+        options = self._weighting(target, weight, logits.shape[1])
+        return float(_kernel(self.function)(logits, target, **options))
 
     def activate(
         self, logits: FloatArray, out: FloatArray, row: FloatArray | None = None
@@ -198,7 +255,10 @@ def _from_name(name: str) -> TrainingLoss:
             )
         raise ValueError(f"unknown loss {name!r}; known: {_known()}")
     function, target, options = entry
-    return TrainingLoss(name, function, target, dict(options))
+    named = key in _KERAS_KEYS and _OUTPUTS.get(function) in ("softmax", "sigmoid")
+    return TrainingLoss(
+        name, function, target, dict(options), "name" if named else "logits"
+    )
 
 
 def _from_instance(loss: Any) -> TrainingLoss:
@@ -211,11 +271,9 @@ def _from_instance(loss: Any) -> TrainingLoss:
             f"{cls}(reduction={loss.reduction!r}): the trainer averages the loss "
             "over each batch; use the default reduction ('sum_over_batch_size')"
         )
-    if getattr(loss, "from_logits", True) is False:
+    if getattr(loss, "axis", -1) != -1:
         raise ValueError(
-            f"{cls}(from_logits=False) expects probabilities, but the model's last "
-            f"layer emits logits (the {'softmax' if 'Categ' in cls else 'sigmoid'} "
-            f"is applied inside the loss): pass {cls}(from_logits=True)"
+            f"{cls}(axis={loss.axis}): the model's outputs have one axis, use -1"
         )
     base = _from_name(_CLASS_NAMES[cls])
     options: dict[str, Option] = dict(base.options)
@@ -234,7 +292,8 @@ def _from_instance(loss: Any) -> TrainingLoss:
         options["gamma"] = float(loss.gamma)
     elif cls == "Huber":
         options["delta"] = float(loss.delta)
-    return TrainingLoss(loss.name, base.function, base.target, options)
+    form = "probs" if getattr(loss, "from_logits", True) is False else "logits"
+    return TrainingLoss(loss.name, base.function, base.target, options, form)
 
 
 def resolve_loss(loss: Any) -> TrainingLoss:

@@ -1,5 +1,5 @@
-"""`Sequential`: a stack of `Dense` layers with Keras's compile / fit / evaluate /
-predict, trained on the fastloss kernels."""
+"""`Sequential`: a stack of `Dense` and `Dropout` layers with Keras's compile / fit /
+evaluate / predict, trained on the fastloss kernels."""
 
 from __future__ import annotations
 
@@ -7,15 +7,16 @@ import math
 import operator
 import os
 import time
-from collections.abc import Sequence
-from typing import Any, Callable, Union
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any, Callable, Literal, Union, overload
 
 import numpy as np
 import numpy.typing as npt
 
 from ._common import FloatArray, Workspace, float_dtype
 from .callbacks import Callback, History, ProgressBar
-from .layers import Dense
+from .layers import Dense, Dropout, InputLayer
 from .losses import TrainingLoss, resolve_loss
 from .metrics import Metric, get_metric
 from .optimizers import Optimizer, get_optimizer
@@ -23,6 +24,7 @@ from .optimizers import Optimizer, get_optimizer
 __all__ = ["Sequential"]
 
 PathLike = Union[str, "os.PathLike[str]"]
+Layer = Union[Dense, Dropout]
 
 
 def _count(value: Any, name: str) -> int:
@@ -38,25 +40,107 @@ def _count(value: Any, name: str) -> int:
     return n
 
 
+def _nonnegative(value: Any, name: str, what: str = "an int >= 0") -> int:
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be {what}, got {value!r}")
+    try:
+        n = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be {what}, got {value!r}") from None
+    if n < 0:
+        raise ValueError(f"{name} must be {what}, got {n}")
+    return n
+
+
 def _check_seed(seed: Any) -> int | None:
     if seed is None:
         return None
-    if isinstance(seed, (bool, np.bool_)):
-        raise TypeError(f"seed must be None or an int >= 0, got {seed!r}")
+    return _nonnegative(seed, "seed", "None or an int >= 0")
+
+
+def _streams(
+    seed: int | None,
+) -> tuple[np.random.Generator, np.random.Generator, np.random.Generator]:
+    """Independent generators for the weight initialisation, the shuffling and
+    the dropout masks, all from `seed` (fresh entropy for None). The first two
+    are what they were before dropout existed: SeedSequence's children do not
+    depend on how many are spawned."""
+    init, shuffle, drop = np.random.SeedSequence(seed).spawn(3)
+    return (
+        np.random.default_rng(init),
+        np.random.default_rng(shuffle),
+        np.random.default_rng(drop),
+    )
+
+
+def _verbosity(verbose: Any) -> int:
+    """Keras's verbose: "auto" (1), 0, 1 or 2."""
+    if verbose == "auto":
+        return 1
+    if verbose not in (0, 1, 2) or isinstance(verbose, bool):
+        raise ValueError(f"verbose must be 'auto', 0, 1 or 2, got {verbose!r}")
+    return int(verbose)
+
+
+def _batch(batch_size: Any) -> int:
+    """Keras's batch_size: None means 32."""
+    return 32 if batch_size is None else _count(batch_size, "batch_size")
+
+
+def _weights(w: Any, n: int, name: str) -> npt.NDArray[np.float64]:
+    """Per-sample weights: finite, >= 0, shape (n,) (or (n, 1))."""
     try:
-        s = operator.index(seed)
-    except TypeError:
-        raise TypeError(f"seed must be None or an int >= 0, got {seed!r}") from None
-    if s < 0:
-        raise ValueError(f"seed must be None or an int >= 0, got {s}")
-    return s
+        arr = np.asarray(w, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be an array of numbers: {exc}") from None
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.shape != (n,):
+        raise ValueError(
+            f"{name} must have one weight per sample, shape ({n},), got {arr.shape}"
+        )
+    if not np.isfinite(arr).all() or (arr < 0).any():
+        raise ValueError(f"{name} must be finite and >= 0")
+    return arr
 
 
-def _streams(seed: int | None) -> tuple[np.random.Generator, np.random.Generator]:
-    """Independent generators for the weight initialisation and the shuffling,
-    both from `seed` (fresh entropy for None)."""
-    init, shuffle = np.random.SeedSequence(seed).spawn(2)
-    return np.random.default_rng(init), np.random.default_rng(shuffle)
+def _class_of(ys: npt.NDArray[Any]) -> npt.NDArray[np.int64]:
+    """Each sample's class, as Keras's class_weight reads it: the index, the
+    arg-max of a row, or the rounded label of a one-column target."""
+    if ys.ndim == 1:
+        return ys.astype(np.int64)
+    if ys.shape[1] == 1:
+        return np.rint(ys[:, 0]).astype(np.int64)
+    return np.argmax(ys, axis=1)
+
+
+def _class_weights(class_weight: Any, ys: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
+    """The weight of each sample's class (1 for a class the dict does not
+    name, as Keras)."""
+    if not isinstance(class_weight, Mapping):
+        raise TypeError(
+            "class_weight must be a dict {class index: weight}, got "
+            f"{type(class_weight).__name__}"
+        )
+    table: dict[int, float] = {}
+    for k, v in class_weight.items():
+        try:
+            key = operator.index(k)
+            value = float(v)
+        except TypeError:
+            raise TypeError(
+                f"class_weight must map class indices to numbers, got {k!r}: {v!r}"
+            ) from None
+        if not math.isfinite(value) or value < 0:
+            raise ValueError(f"class_weight[{k!r}] = {v!r} must be finite and >= 0")
+        table[key] = value
+    cls = _class_of(ys)
+    top = max([*table, int(cls.max(initial=0))]) + 1
+    lookup = np.ones(max(top, 1))
+    for k, v in table.items():
+        if k >= 0:
+            lookup[k] = v
+    return lookup[np.clip(cls, 0, lookup.shape[0] - 1)]
 
 
 def _features(x: npt.ArrayLike, name: str, dtype: np.dtype[Any]) -> FloatArray:
@@ -90,13 +174,15 @@ def _features(x: npt.ArrayLike, name: str, dtype: np.dtype[Any]) -> FloatArray:
 
 
 class Sequential:
-    """A stack of `Dense` layers trained with a fastloss loss kernel.
+    """A stack of `Dense` and `Dropout` layers trained with a fastloss loss kernel.
 
     Parameters
     ----------
-    layers : sequence of Dense, optional
-        The layers, input first. The last one emits logits for the
-        classification losses (the softmax or sigmoid is inside the loss).
+    layers : sequence of Dense and Dropout, optional
+        The layers, input first, optionally after an `Input` / `InputLayer`
+        that declares the input width. The last one emits logits for the
+        classification losses, or has Keras's ``activation="softmax"`` (or
+        ``"sigmoid"``) that `compile` fuses into the matching cross-entropy.
     dtype : {"float32", "float64"}, default="float32"
         Of the weights, activations and gradients; inputs are converted to it
         once per `fit`.
@@ -135,7 +221,7 @@ class Sequential:
 
     def __init__(
         self,
-        layers: Sequence[Dense] | None = None,
+        layers: Sequence[Layer | InputLayer] | None = None,
         *,
         dtype: npt.DTypeLike = "float32",
         name: str = "sequential",
@@ -144,10 +230,12 @@ class Sequential:
         if not isinstance(name, str):
             raise TypeError(f"name must be a str, got {type(name).__name__}")
         self.name = name
-        self.layers: list[Dense] = []
+        self.layers: list[Layer] = []
+        self._input_width: int | None = None  # from an InputLayer
         self.optimizer: Optimizer | None = None
         self.loss: TrainingLoss | None = None
         self.metrics: list[Metric] = []
+        self._weighted_names: list[Any] = []
         self.stop_training = False
         self.history: History | None = None
         self._params: list[FloatArray] = []
@@ -156,17 +244,25 @@ class Sequential:
         self._metric_ws = Workspace()
         self._loss_seconds = 0.0
         if layers is not None:
-            if isinstance(layers, Dense) or not isinstance(layers, Sequence):
-                raise TypeError("layers must be a list of Dense layers")
+            if isinstance(layers, (Dense, Dropout)) or not isinstance(layers, Sequence):
+                raise TypeError("layers must be a list of layers")
             for layer in layers:
                 self.add(layer)
 
     # ---- structure -------------------------------------------------------------------
 
-    def add(self, layer: Dense) -> None:
-        """Append a layer (before the model is built)."""
-        if not isinstance(layer, Dense):
-            raise TypeError(f"layers must be Dense, got {type(layer).__name__}")
+    def add(self, layer: Layer | InputLayer) -> None:
+        """Append a layer (before the model is built); an `InputLayer` only as
+        the first."""
+        if isinstance(layer, InputLayer):
+            if self.layers or self._input_width is not None:
+                raise ValueError("an Input / InputLayer must come first, and once")
+            self._input_width = layer.width
+            return
+        if not isinstance(layer, (Dense, Dropout)):
+            raise TypeError(
+                f"layers must be Dense or Dropout, got {type(layer).__name__}"
+            )
         if self.built:
             raise ValueError("cannot add a layer to a built model")
         if any(layer is other for other in self.layers):
@@ -175,8 +271,9 @@ class Sequential:
             raise ValueError("the layer is already built (it belongs to a model)")
         if layer.name is None:
             taken = {other.name for other in self.layers}
+            base = "dense" if isinstance(layer, Dense) else "dropout"
             k = 0
-            while (candidate := "dense" if k == 0 else f"dense_{k}") in taken:
+            while (candidate := base if k == 0 else f"{base}_{k}") in taken:
                 k += 1
             layer.name = candidate
         self.layers.append(layer)
@@ -191,13 +288,16 @@ class Sequential:
 
     @property
     def input_dim(self) -> int | None:
+        if self._input_width is not None:
+            return self._input_width
         return self.layers[0].input_dim if self.layers else None
 
     @property
     def output_dim(self) -> int:
-        if not self.layers:
-            raise ValueError("the model has no layers")
-        return self.layers[-1].units
+        for layer in reversed(self.layers):
+            if isinstance(layer, Dense):
+                return layer.units
+        raise ValueError("the model has no Dense layer")
 
     def build(self, input_dim: int | None = None, *, seed: int | None = None) -> None:
         """Create the weights for inputs of width `input_dim` (default: the
@@ -215,16 +315,24 @@ class Sequential:
                     "layer)"
                 )
         input_dim = _count(input_dim, "input_dim")
-        init_rng, _ = _streams(_check_seed(seed))
+        init_rng, _, drop_rng = _streams(_check_seed(seed))
         self._check_input_dim(input_dim, "input_dim")
         if not self.built:
-            self._build(input_dim, init_rng)
+            self._build(input_dim, init_rng, drop_rng)
 
-    def _build(self, input_dim: int, rng: np.random.Generator) -> None:
+    def _build(
+        self,
+        input_dim: int,
+        rng: np.random.Generator,
+        drop_rng: np.random.Generator | None = None,
+    ) -> None:
+        self.output_dim  # noqa: B018 - raises for a model without a Dense layer
+        if drop_rng is None:
+            drop_rng = np.random.default_rng()
         d = input_dim
         for layer in self.layers:
-            layer.build(d, self.dtype, rng)
-            d = layer.units
+            layer.build(d, self.dtype, rng if isinstance(layer, Dense) else drop_rng)
+            d = layer.output_width(d)
         self._params = [p for layer in self.layers for p in layer.params()]
         self._grads = [g for layer in self.layers for g in layer.grads()]
 
@@ -243,21 +351,31 @@ class Sequential:
         total, d = 0, self.input_dim
         for layer in self.layers:
             total += layer.count_params(d)
-            d = layer.units
+            d = layer.output_width(d)
         return total
 
     def get_config(self) -> dict[str, Any]:
         """The architecture, as a JSON-able dict."""
-        return {
+        config: dict[str, Any] = {
             "name": self.name,
             "dtype": self.dtype.name,
             "layers": [layer.get_config() for layer in self.layers],
         }
+        if self._input_width is not None:
+            config["input_dim"] = self._input_width
+        return config
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Sequential:
         """A new, unbuilt model with the architecture of `get_config`."""
-        layers = [Dense.from_config(c) for c in config["layers"]]
+        layers: list[Layer | InputLayer] = [
+            Dropout.from_config(c)
+            if c.get("class") == "Dropout"
+            else Dense.from_config(c)
+            for c in config["layers"]
+        ]
+        if config.get("input_dim") is not None:
+            layers.insert(0, InputLayer((config["input_dim"],)))
         return cls(layers, dtype=config["dtype"], name=config["name"])
 
     def __repr__(self) -> str:
@@ -312,7 +430,8 @@ class Sequential:
         self,
         optimizer: str | Optimizer = "adam",
         loss: str | Callable[..., Any] | Any = None,
-        metrics: Sequence[str] | None = None,
+        metrics: Sequence[Any] | None = None,
+        weighted_metrics: Sequence[Any] | None = None,
     ) -> None:
         """Choose the optimizer, the loss and the metrics.
 
@@ -332,8 +451,27 @@ class Sequential:
             logits* here, not on probabilities as Keras's string means. See
             `fastloss.nn.losses`.
         metrics : list of str, optional
-            "accuracy" (picked by the loss, as Keras does), "binary_accuracy",
-            "mae", "mse". See `fastloss.nn.metrics`.
+            "accuracy" (picked by the loss, as Keras does),
+            "sparse_categorical_accuracy", "categorical_accuracy",
+            "binary_accuracy", "mae", "mse", "rmse", "auc", or `AUC()` /
+            `RootMeanSquaredError()`. See `fastloss.nn.metrics`.
+        weighted_metrics : list of str, optional
+            The same metrics, weighted by ``fit``'s ``sample_weight`` and
+            ``class_weight`` (and ``evaluate``'s ``sample_weight``); logged under
+            their names, with a "weighted_" prefix where `metrics` has the same.
+
+        Notes
+        -----
+        Keras's own model: a last layer ``Dense(k, activation="softmax")`` with
+        "sparse_categorical_crossentropy" or "categorical_crossentropy" (a name,
+        or a class with ``from_logits=False``), or ``activation="sigmoid"`` with
+        "binary_crossentropy" / "binary_focal_crossentropy", is *fused*: the
+        loss kernel receives the layer's pre-activation logits and the
+        activation is not computed in training, exactly as Keras does
+        internally; `predict` still returns the probabilities. Without such an
+        activation a name takes the outputs as logits, and a
+        ``from_logits=False`` class is refused; a probability loss after another
+        activation (say a sigmoid before a softmax cross-entropy) is refused.
 
         Raises
         ------
@@ -345,17 +483,33 @@ class Sequential:
             raise ValueError("compile needs a loss, e.g. loss='mse'")
         opt = get_optimizer(optimizer)
         resolved = resolve_loss(loss)
+        fuse = False
         if self.layers:
-            resolved.check_units(self.layers[-1].units)
-        if metrics is None:
-            metrics = []
-        if isinstance(metrics, str) or not isinstance(metrics, Sequence):
-            raise TypeError("metrics must be a list of names, e.g. ['accuracy']")
-        built = [get_metric(m, resolved) for m in metrics]
+            resolved.check_units(self.output_dim)
+            fuse = _fuses(self.layers[-1], resolved)
+        lists = []
+        for arg, what in ((metrics, "metrics"), (weighted_metrics, "weighted_metrics")):
+            arg = [] if arg is None else arg
+            if isinstance(arg, str) or not isinstance(arg, Sequence):
+                raise TypeError(f"{what} must be a list of names, e.g. ['accuracy']")
+            lists.append(list(arg))
+        built = [get_metric(m, resolved) for m in lists[0]]
+        plain = {m.name for m in built}
+        for m in lists[1]:
+            name = m if isinstance(m, str) else getattr(m, "name", None)
+            log = f"weighted_{name}" if name in plain else None
+            built.append(get_metric(m, resolved, weighted=True, log_name=log))
         names = [m.name for m in built]
         if len(set(names)) != len(names) or "loss" in names:
             raise ValueError(f"metric names must be unique, got {names}")
         self.optimizer, self.loss, self.metrics = opt, resolved, built
+        self._weighted_names = lists[1]
+        for layer in self.layers:
+            if isinstance(layer, Dense):
+                layer.fused_output = False
+        if fuse:
+            assert isinstance(self.layers[-1], Dense)
+            self.layers[-1].fused_output = True
 
     def _compile_config(self) -> dict[str, Any]:
         assert self.optimizer is not None and self.loss is not None
@@ -365,7 +519,10 @@ class Sequential:
                 "config": self.optimizer.get_config(),
             },
             "loss": self.loss.get_config(),
-            "metrics": [m.name for m in self.metrics],
+            "metrics": [m.name for m in self.metrics if not m.weighted],
+            "weighted_metrics": [
+                m if isinstance(m, str) else m.name for m in self._weighted_names
+            ],
         }
 
     def _require_compiled(self, what: str) -> TrainingLoss:
@@ -416,21 +573,27 @@ class Sequential:
 
     # ---- the training step -----------------------------------------------------------
 
-    def _forward(self, x: FloatArray) -> FloatArray:
+    def _forward(self, x: FloatArray, training: bool = False) -> FloatArray:
         for layer in self.layers:
-            x = layer.forward(x)
+            x = layer.forward(x, training)
         return x
 
-    def _forward_backward(self, xb: FloatArray, yb: npt.NDArray[Any]) -> float:
-        """Loss of one batch; fills every layer's gradients. Training metrics are
-        updated from the logits before the loss kernel runs."""
+    def _forward_backward(
+        self,
+        xb: FloatArray,
+        yb: npt.NDArray[Any],
+        wb: npt.NDArray[np.float64] | None = None,
+    ) -> float:
+        """Loss of one batch (each sample's weighted by `wb`); fills every
+        layer's gradients. Training metrics are updated from the logits before
+        the loss kernel runs."""
         assert self.loss is not None
-        logits = self._forward(xb)
+        logits = self._forward(xb, training=True)
         for metric in self.metrics:
-            metric.update(logits, yb, self._metric_ws)
+            metric.update(logits, yb, self._metric_ws, wb)
         grad = self._ws.get("grad", xb.shape[0], (self.output_dim,), self.dtype)
         t0 = time.perf_counter()
-        loss = self.loss.loss_and_grad(logits, yb, grad)
+        loss = self.loss.loss_and_grad(logits, yb, grad, wb)
         self._loss_seconds += time.perf_counter() - t0
         delta: FloatArray | None = grad
         for i in range(len(self.layers) - 1, -1, -1):
@@ -459,16 +622,22 @@ class Sequential:
         self,
         x: npt.ArrayLike,
         y: npt.ArrayLike,
+        batch_size: int | None = None,
         epochs: int = 1,
-        batch_size: int = 32,
-        validation_data: tuple[npt.ArrayLike, npt.ArrayLike] | None = None,
-        validation_split: float = 0.0,
-        shuffle: bool = True,
+        verbose: int | str = "auto",
         callbacks: Sequence[Callback] | None = None,
-        verbose: int = 1,
+        validation_split: float = 0.0,
+        validation_data: tuple[Any, ...] | None = None,
+        shuffle: bool = True,
+        class_weight: Mapping[int, float] | None = None,
+        sample_weight: npt.ArrayLike | None = None,
+        initial_epoch: int = 0,
+        *,
         seed: int | None = None,
     ) -> History:
-        """Train for `epochs` passes over ``(x, y)``.
+        """Train from epoch `initial_epoch` up to epoch `epochs` over ``(x, y)``.
+
+        The arguments are Keras's, in Keras's order.
 
         Parameters
         ----------
@@ -480,26 +649,40 @@ class Sequential:
             "categorical_crossentropy" (probabilities), "binary_crossentropy"
             (labels in [0, 1]) and regression; a one-unit model also takes
             shape (n_samples,), as Keras does.
-        epochs : int, default=1
-        batch_size : int, default=32
+        batch_size : int, default=None (32)
             The last batch of an epoch holds the remainder.
-        validation_data : (x_val, y_val), optional
-            Evaluated after each epoch ("val_" entries in the logs). Takes
-            precedence over `validation_split`, as in Keras.
-        validation_split : float in [0, 1), default=0.0
-            The fraction of the samples, taken from the end of ``(x, y)`` before
-            any shuffling (as Keras), held out for validation.
-        shuffle : bool, default=True
-            Reshuffle the training samples every epoch.
-        callbacks : list of Callback, optional
-            Called in the given order, before the `History` and the progress bar.
-        verbose : {0, 1, 2}, default=1
+        epochs : int, default=1
+            The index of the last epoch: training runs ``epochs -
+            initial_epoch`` epochs (none if that is not positive), as Keras.
+        verbose : {"auto", 0, 1, 2}, default="auto" (1)
             0 silent; 1 a progress bar per epoch on a terminal, one line per
             epoch elsewhere (a file, a pipe); 2 one line per epoch. Every loss
             and metric is shown at any terminal width (see `ProgressBar`).
+        callbacks : list of Callback, optional
+            Called in the given order, before the `History` and the progress bar.
+        validation_split : float in [0, 1), default=0.0
+            The fraction of the samples, taken from the end of ``(x, y)`` (and
+            `sample_weight`) before any shuffling (as Keras), held out for
+            validation.
+        validation_data : (x_val, y_val) or (x_val, y_val, sample_weight_val)
+            Evaluated after each epoch ("val_" entries in the logs). Takes
+            precedence over `validation_split`, as in Keras.
+        shuffle : bool, default=True
+            Reshuffle the training samples every epoch.
+        class_weight : dict of int to float, optional
+            Multiplies each sample's loss by the weight of its class (the class
+            index, the arg-max of a target row, or the 0/1 label of a one-unit
+            model); classes it does not name weigh 1.
+        sample_weight : array_like of shape (n_samples,), optional
+            Multiplies each sample's loss (and the class weight). The batch loss
+            is Keras's: the sum of the weighted losses over the batch size.
+        initial_epoch : int, default=0
+            The epoch to start at (to resume a run): the logs and callbacks count
+            from it.
         seed : int, optional
             Seeds the initialisation of the weights (if the model is not built
-            yet) and the shuffling; the same seed gives bit-identical results.
+            yet), the shuffling and the dropout masks; the same seed gives
+            bit-identical results. A fastloss.nn argument (keyword only).
 
         Returns
         -------
@@ -515,19 +698,20 @@ class Sequential:
         ValueError, TypeError
             For bad arguments or data: lengths that differ, labels the loss
             cannot take (a class index outside ``[0, units)``, a non-integer class
-            index, a binary label outside [0, 1]), NaN or inf in the inputs, a
-            feature count the model does not take, an EarlyStopping monitor
-            that will not be logged. All checked before anything is changed.
+            index, a binary label outside [0, 1]), NaN or inf in the inputs or
+            weights, a feature count the model does not take, an EarlyStopping
+            monitor that will not be logged. All checked before anything is
+            changed.
         """
         t_start = time.perf_counter()
         self._require_compiled("fit")
         assert self.optimizer is not None
         epochs = _count(epochs, "epochs")
-        batch_size = _count(batch_size, "batch_size")
-        if verbose not in (0, 1, 2) or isinstance(verbose, bool):
-            raise ValueError(f"verbose must be 0, 1 or 2, got {verbose!r}")
+        batch_size = _batch(batch_size)
+        verbose = _verbosity(verbose)
         if not isinstance(shuffle, (bool, np.bool_)):
             raise TypeError(f"shuffle must be a bool, got {shuffle!r}")
+        initial_epoch = _nonnegative(initial_epoch, "initial_epoch")
         seed = _check_seed(seed)
         try:
             split = float(validation_split)
@@ -539,27 +723,45 @@ class Sequential:
             raise ValueError(f"validation_split must be in [0, 1), got {split}")
 
         xs, ys = self._prepare(x, y, "fit")
-        val: tuple[FloatArray, npt.NDArray[Any]] | None = None
+        n_all = xs.shape[0]
+        weights: npt.NDArray[np.float64] | None = None
+        if sample_weight is not None:
+            weights = _weights(sample_weight, n_all, "sample_weight")
+        if class_weight is not None:
+            cw = _class_weights(class_weight, ys)
+            weights = cw if weights is None else weights * cw
+        val: tuple[FloatArray, npt.NDArray[Any], Any] | None = None
         if validation_data is not None:
-            if (
-                not isinstance(validation_data, (tuple, list))
-                or len(validation_data) != 2
-            ):
-                raise ValueError("validation_data must be a pair (x_val, y_val)")
-            val = self._prepare(
+            if not isinstance(validation_data, (tuple, list)) or len(
+                validation_data
+            ) not in (2, 3):
+                raise ValueError(
+                    "validation_data must be (x_val, y_val) or (x_val, y_val, "
+                    "sample_weight_val)"
+                )
+            vx, vy = self._prepare(
                 validation_data[0],
                 validation_data[1],
                 "fit",
                 ("validation_data[0]", "validation_data[1]"),
             )
+            vw = None
+            if len(validation_data) == 3 and validation_data[2] is not None:
+                vw = _weights(validation_data[2], vx.shape[0], "validation_data[2]")
+            val = (vx, vy, vw)
         elif split:
-            at = int(math.floor(xs.shape[0] * (1.0 - split)))
-            if at < 1 or at >= xs.shape[0]:
+            at = int(math.floor(n_all * (1.0 - split)))
+            if at < 1 or at >= n_all:
                 raise ValueError(
-                    f"validation_split={validation_split} of {xs.shape[0]} samples "
+                    f"validation_split={validation_split} of {n_all} samples "
                     "leaves an empty training or validation set"
                 )
-            xs, ys, val = xs[:at], ys[:at], (xs[at:], ys[at:])
+            # Keras weighs neither the held-out samples' loss by class_weight nor
+            # by sample_weight: only validation_data's own third element does.
+            val = (xs[at:], ys[at:], None)
+            xs, ys = xs[:at], ys[:at]
+            if weights is not None:
+                weights = weights[:at]
 
         user = list(callbacks or [])
         for cb in user:
@@ -588,9 +790,13 @@ class Sequential:
             cb.set_params(params)
 
         # ---- every check has passed: training starts
-        init_rng, shuffle_rng = _streams(seed)
+        init_rng, shuffle_rng, drop_rng = _streams(seed)
         if not self.built:
-            self._build(xs.shape[1], init_rng)
+            self._build(xs.shape[1], init_rng, drop_rng)
+        else:
+            for layer in self.layers:
+                if isinstance(layer, Dropout) and layer.seed is None:
+                    layer._rng = drop_rng
         self.stop_training = False
         self.history = history
         self._loss_seconds = 0.0
@@ -599,7 +805,7 @@ class Sequential:
         order = np.arange(n)
         for cb in every:
             cb.on_train_begin()
-        for epoch in range(epochs):
+        for epoch in range(initial_epoch, epochs):
             for cb in every:
                 cb.on_epoch_begin(epoch)
             if shuffle:
@@ -614,7 +820,8 @@ class Sequential:
                 yb = self._ws.get("y", b, ys.shape[1:], ys.dtype)
                 np.take(xs, idx, axis=0, out=xb, mode="clip")  # clip: no buffering
                 np.take(ys, idx, axis=0, out=yb, mode="clip")
-                loss = self._forward_backward(xb, yb)
+                wb = None if weights is None else weights[idx]
+                loss = self._forward_backward(xb, yb, wb)
                 self.optimizer.step(self._params, self._grads)
                 taken += 1
                 loss_sum += loss * b
@@ -630,7 +837,7 @@ class Sequential:
             for m in self.metrics:
                 logs[m.name] = m.result()
             if val is not None:
-                for k, v in self._evaluate(val[0], val[1], batch_size).items():
+                for k, v in self._evaluate(*val, batch_size).items():
                     logs[f"val_{k}"] = v
             for cb in every:
                 cb.on_epoch_end(epoch, logs)
@@ -649,7 +856,11 @@ class Sequential:
     # ---- evaluate and predict --------------------------------------------------------
 
     def _evaluate(
-        self, xs: FloatArray, ys: npt.NDArray[Any], batch_size: int
+        self,
+        xs: FloatArray,
+        ys: npt.NDArray[Any],
+        ws: npt.NDArray[np.float64] | None,
+        batch_size: int,
     ) -> dict[str, float]:
         assert self.loss is not None
         for m in self.metrics:
@@ -658,81 +869,162 @@ class Sequential:
         n = xs.shape[0]
         for start in range(0, n, batch_size):
             xb, yb = xs[start : start + batch_size], ys[start : start + batch_size]
+            wb = None if ws is None else ws[start : start + batch_size]
             logits = self._forward(xb)
             t0 = time.perf_counter()
-            total += self.loss.loss(logits, yb) * xb.shape[0]
+            total += self.loss.loss(logits, yb, wb) * xb.shape[0]
             self._loss_seconds += time.perf_counter() - t0
             for m in self.metrics:
-                m.update(logits, yb, self._metric_ws)
+                m.update(logits, yb, self._metric_ws, wb)
         out = {"loss": total / n}
         for m in self.metrics:
             out[m.name] = m.result()
         return out
 
+    @overload
     def evaluate(
-        self, x: npt.ArrayLike, y: npt.ArrayLike, batch_size: int = 32
-    ) -> dict[str, float]:
-        """The loss and metrics on ``(x, y)``, as ``{"loss": ..., "<metric>":
-        ...}`` (Keras's ``return_dict=True``): means over all samples, computed
-        `batch_size` samples at a time. Checks as `fit`."""
-        batch_size = _count(batch_size, "batch_size")
+        self,
+        x: npt.ArrayLike,
+        y: npt.ArrayLike,
+        batch_size: int | None = ...,
+        verbose: int | str = ...,
+        sample_weight: npt.ArrayLike | None = ...,
+        *,
+        return_dict: Literal[True],
+    ) -> dict[str, float]: ...
+
+    @overload
+    def evaluate(
+        self,
+        x: npt.ArrayLike,
+        y: npt.ArrayLike,
+        batch_size: int | None = ...,
+        verbose: int | str = ...,
+        sample_weight: npt.ArrayLike | None = ...,
+        *,
+        return_dict: Literal[False] = ...,
+    ) -> float | list[float]: ...
+
+    def evaluate(
+        self,
+        x: npt.ArrayLike,
+        y: npt.ArrayLike,
+        batch_size: int | None = None,
+        verbose: int | str = "auto",
+        sample_weight: npt.ArrayLike | None = None,
+        *,
+        return_dict: bool = False,
+    ) -> float | list[float] | dict[str, float]:
+        """The loss and metrics on ``(x, y)``: means over all samples, computed
+        `batch_size` (default 32) samples at a time. Checks as `fit`.
+
+        As Keras: the loss alone (a float) when the model has no metrics, else
+        the list ``[loss, *metrics]`` in the order of ``metrics_names``; with
+        ``return_dict=True`` the dict ``{"loss": ..., "<metric>": ...}``.
+        `sample_weight` (shape (n_samples,)) weighs the loss as in `fit` and the
+        weighted metrics. `verbose` ("auto" is 1): 0 prints nothing, 1 and 2 a
+        line with the results, as Keras's last progress line.
+        """
+        batch_size = _batch(batch_size)
+        verbose = _verbosity(verbose)
         xs, ys = self._prepare(x, y, "evaluate")
         self._require_built("evaluate")
-        return self._evaluate(xs, ys, batch_size)
+        ws = None
+        if sample_weight is not None:
+            ws = _weights(sample_weight, xs.shape[0], "sample_weight")
+        t0 = time.perf_counter()
+        out = self._evaluate(xs, ys, ws, batch_size)
+        if verbose:
+            steps = math.ceil(xs.shape[0] / batch_size)
+            took = time.perf_counter() - t0
+            items = [f"{steps}/{steps}", f"{took:.0f}s"]
+            items += [f"{k}: {v:.4f}" for k, v in out.items()]
+            print(" - ".join(items))
+        if return_dict:
+            return out
+        values = list(out.values())
+        return values[0] if len(values) == 1 else values
+
+    @property
+    def metrics_names(self) -> list[str]:
+        """ "loss", then the metrics' log names: the order of `evaluate`'s list."""
+        return ["loss", *(m.name for m in self.metrics)]
 
     def _predict(self, x: npt.ArrayLike, batch_size: int, activate: bool) -> FloatArray:
-        batch_size = _count(batch_size, "batch_size")
         self._require_built("predict")
         xs = _features(x, "x", self.dtype)
         self._check_input_dim(xs.shape[1], "x")
         n, units = xs.shape[0], self.output_dim
         out = np.empty((n, units), dtype=self.dtype)
+        last = self.layers[-1]
+        fused = isinstance(last, Dense) and last.fused_output
+        # the logits: the last layer's pre-activation when it is fused (the
+        # activation is then the loss's), its output otherwise
+        logits_out = fused or last.activation == "linear"
         for start in range(0, n, batch_size):
             logits = self._forward(xs[start : start + batch_size])
             dest = out[start : start + batch_size]
-            if activate and self.loss is not None:
+            if activate and logits_out and self.loss is not None:
                 self.loss.activate(logits, dest)
             else:
                 np.copyto(dest, logits)
         return out
 
-    def predict(self, x: npt.ArrayLike, batch_size: int = 32) -> FloatArray:
-        """The model's predictions for `x`, `batch_size` rows at a time, as an
-        array of shape (n_samples, units) in the model's dtype.
+    def predict(
+        self,
+        x: npt.ArrayLike,
+        batch_size: int | None = None,
+        verbose: int | str = "auto",
+    ) -> FloatArray:
+        """The model's predictions for `x`, `batch_size` (default 32) rows at a
+        time, as an array of shape (n_samples, units) in the model's dtype.
 
         As Keras's ``predict`` returns the activated outputs, this applies what
         the loss applies to the logits: the softmax for the softmax
         cross-entropies (class probabilities, rows summing to 1), the sigmoid for
-        the binary ones (probabilities of 1), nothing for regression. An
-        uncompiled model returns the raw outputs. See `predict_logits`.
+        the binary ones (probabilities of 1), nothing for regression; a last
+        layer with its own activation gives that activation's output. An
+        uncompiled model returns the last layer's outputs. See `predict_logits`.
+        `verbose` is checked and otherwise ignored: nothing is printed.
         """
-        return self._predict(x, batch_size, activate=True)
+        _verbosity(verbose)
+        return self._predict(x, _batch(batch_size), activate=True)
 
-    def predict_logits(self, x: npt.ArrayLike, batch_size: int = 32) -> FloatArray:
-        """The raw outputs of the last layer (logits), `batch_size` rows at a
-        time, shape (n_samples, units)."""
-        return self._predict(x, batch_size, activate=False)
+    def predict_logits(
+        self, x: npt.ArrayLike, batch_size: int | None = None
+    ) -> FloatArray:
+        """The raw outputs of the last layer: its pre-activation (the logits)
+        when its softmax or sigmoid is fused into the loss, else its outputs,
+        `batch_size` rows at a time, shape (n_samples, units)."""
+        return self._predict(x, _batch(batch_size), activate=False)
 
     # ---- summary and files -----------------------------------------------------------
 
-    def summary(self, print_fn: Callable[[str], Any] | None = print) -> str:
-        """A table of the layers, their output shapes and parameter counts.
+    def summary(self, print_fn: Callable[[str], Any] | None = None) -> None:
+        """Print a table of the layers, their output shapes and parameter counts.
 
-        Printed with `print_fn` (None: not printed) and returned as a string.
+        As Keras: printed once (with `print_fn`, default `print`, given the whole
+        table as one string) and None returned, so a notebook shows it once.
         """
         rows = [("Layer (type)", "Output Shape", "Activation", "Param #")]
         d = self.input_dim
         for layer in self.layers:
             count = "?" if d is None else f"{layer.count_params(d):,}"
+            if isinstance(layer, Dense):
+                d = layer.units  # known before the input width is
+            elif d is not None:
+                d = layer.output_width(d)
+            activation = layer.activation
+            if isinstance(layer, Dense) and layer.fused_output:
+                activation += " (in the loss)"
             rows.append(
                 (
-                    f"{layer.name} (Dense)",
-                    f"(None, {layer.units})",
-                    layer.activation,
+                    f"{layer.name} ({type(layer).__name__})",
+                    f"(None, {'?' if d is None else d})",
+                    activation,
                     count,
                 )
             )
-            d = layer.units
         widths = [max(len(r[i]) for r in rows) for i in range(4)]
 
         def fmt(r: tuple[str, str, str, str]) -> str:
@@ -758,17 +1050,21 @@ class Sequential:
             lines.append(f"Optimizer: {self.optimizer!r}")
             if self.metrics:
                 lines.append(f"Metrics: {', '.join(m.name for m in self.metrics)}")
-        text = "\n".join(lines)
-        if print_fn is not None:
-            print_fn(text)
-        return text
+        (print if print_fn is None else print_fn)("\n".join(lines))
 
     def save(self, path: PathLike) -> None:
         """Write the architecture, weights, compile configuration and optimizer
         state to `path`, a ``.npz`` file (written exactly at `path`, atomically).
-        See `fastloss.nn.load`."""
-        from .io import save_model
+        See `fastloss.nn.load`.
 
+        A path ending in ``.keras`` or ``.h5`` is written in this same ``.npz``
+        format, with a `UserWarning` saying so: `fastloss.nn.load` reads it,
+        Keras does not (fastloss.nn writes no Keras archive)."""
+        from .io import keras_suffix_warning, save_model
+
+        message = keras_suffix_warning(path)
+        if message:
+            warnings.warn(message, UserWarning, stacklevel=2)
         save_model(self, path)
 
     @classmethod
@@ -795,9 +1091,36 @@ class Sequential:
         load_weights(self, path)
 
 
-def _weight_shapes(layers: Sequence[Dense], width: int) -> list[tuple[int, ...]]:
+def _fuses(last: Layer, loss: TrainingLoss) -> bool:
+    """Whether the loss kernel takes the last layer's pre-activation (Keras's
+    fusion of a softmax or sigmoid output with the matching cross-entropy); raises
+    for a probability loss the outputs cannot feed (see `Sequential.compile`)."""
+    kind = loss.output
+    if kind not in ("softmax", "sigmoid") or loss.form == "logits":
+        return False
+    act = last.activation
+    if act == kind:
+        return True
+    if act == "linear" and loss.form == "name":
+        return False  # fastloss.nn's convention: the outputs are logits
+    if act == "linear":
+        raise ValueError(
+            f"{loss.name}: from_logits=False expects probabilities, but the last "
+            f"layer has no activation: give it activation={kind!r} (the loss "
+            "kernel then takes its logits, as Keras does) or pass from_logits=True"
+        )
+    raise ValueError(
+        f"loss {loss.name!r} takes probabilities from a {kind} output, but the last "
+        f"layer's activation is {act!r}: use activation={kind!r}, or a loss with "
+        "from_logits=True"
+    )
+
+
+def _weight_shapes(layers: Sequence[Layer], width: int) -> list[tuple[int, ...]]:
     shapes: list[tuple[int, ...]] = []
     for layer in layers:
+        if not isinstance(layer, Dense):
+            continue
         shapes.append((width, layer.units))
         if layer.use_bias:
             shapes.append((layer.units,))

@@ -183,10 +183,77 @@ for optimizer in optimizers:
         seed=0,
     )
     losses_per_epoch: list[float] = history.history["loss"]
-    scores: dict[str, float] = model.evaluate(x_train, y_train)
+    scores: dict[str, float] = model.evaluate(x_train, y_train, return_dict=True)
     class_probs: FloatArray = model.predict(x_train)
     model_loss, weight_grads = model.loss_and_gradients(x_train, y_train)
-    summary: str = model.summary(print_fn=None)
+    lines: list[str] = []
+    model.summary(print_fn=lines.append)
+
+# Keras's own spelling: Input, a softmax output fused into the cross-entropy,
+# Dropout, weights, callbacks and Keras's evaluate / predict arguments.
+keras_model = nn.Sequential(
+    [
+        nn.Input(shape=(4,)),
+        nn.Dense(8, activation="relu"),
+        nn.Dropout(0.25, seed=1),
+        nn.Dense(3, activation="softmax"),
+    ]
+)
+keras_model.compile(
+    optimizer="adam",
+    loss="sparse_categorical_crossentropy",
+    metrics=["sparse_categorical_accuracy"],
+    weighted_metrics=["accuracy"],
+)
+with tempfile.TemporaryDirectory() as tmp:
+    keras_model.fit(
+        x_train,
+        y_train,
+        8,
+        2,
+        0,
+        callbacks=[
+            nn.ModelCheckpoint(os.path.join(tmp, "best.npz")),
+            nn.ReduceLROnPlateau(patience=1),
+        ],
+        validation_data=(x_train, y_train),
+        class_weight={0: 2.0},
+        sample_weight=np.ones(32),
+        initial_epoch=1,
+    )
+loss_and_accuracies: float | list[float] = keras_model.evaluate(
+    x_train, y_train, verbose=0, sample_weight=np.ones(32)
+)
+probabilities: FloatArray = keras_model.predict(x_train, batch_size=16, verbose=0)
+binary_model = nn.Sequential(
+    [nn.InputLayer(shape=(4,)), nn.Dense(1, activation="sigmoid")]
+)
+binary_model.compile(
+    loss="binary_crossentropy", metrics=[nn.AUC(), nn.RootMeanSquaredError()]
+)
+
+# ---- fastloss.losses: Keras's functional forms, aliases and get -------------------
+per_sample: list[Any] = [
+    losses.sparse_categorical_crossentropy(y_train, probabilities),
+    losses.categorical_crossentropy(np.eye(3)[y_train], probabilities, axis=-1),
+    losses.categorical_focal_crossentropy(np.eye(3)[y_train], probabilities),
+    losses.binary_crossentropy(np.eye(3)[y_train], probabilities),
+    losses.binary_focal_crossentropy(np.eye(3)[y_train], probabilities),
+    losses.mean_squared_error(probabilities, probabilities),
+    losses.mean_absolute_error(probabilities, probabilities),
+    losses.huber(probabilities, probabilities, delta=2.0),
+    losses.log_cosh(probabilities, probabilities),
+    losses.kl_divergence(probabilities, probabilities),
+    losses.mse(probabilities, probabilities),
+    losses.MSE(probabilities, probabilities),
+    losses.mae(probabilities, probabilities),
+    losses.MAE(probabilities, probabilities),
+    losses.kld(probabilities, probabilities),
+    losses.KLD(probabilities, probabilities),
+    losses.bce(np.eye(3)[y_train], probabilities),
+    losses.BCE(np.eye(3)[y_train], probabilities),
+]
+got = losses.get({"class_name": "Huber", "config": {"delta": 2.0}})
 
 # The model round-trips through a file.
 with tempfile.TemporaryDirectory() as tmp:
