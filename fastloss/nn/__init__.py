@@ -31,7 +31,7 @@ from .callbacks import (
 from .io import load
 from .layers import Dense, Dropout, Input, InputLayer
 from .metrics import AUC, RootMeanSquaredError
-from .model import Sequential
+from .model import Sequential, set_random_seed
 from .optimizers import SGD, Adam, AdamW, Optimizer
 
 __all__ = [
@@ -53,4 +53,5 @@ __all__ = [
     "RootMeanSquaredError",
     "Sequential",
     "load",
+    "set_random_seed",
 ]

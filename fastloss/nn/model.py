@@ -21,7 +21,7 @@ from .losses import TrainingLoss, resolve_loss
 from .metrics import Metric, get_metric
 from .optimizers import Optimizer, get_optimizer
 
-__all__ = ["Sequential"]
+__all__ = ["Sequential", "set_random_seed"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 Layer = Union[Dense, Dropout]
@@ -58,13 +58,28 @@ def _check_seed(seed: Any) -> int | None:
     return _nonnegative(seed, "seed", "None or an int >= 0")
 
 
+# set_random_seed's generator: the seeds of fit and build when they are given none
+_global_seeds: np.random.Generator | None = None
+
+
+def set_random_seed(seed: int) -> None:
+    """Make every later ``fit`` / ``build`` without a ``seed=`` reproducible, as
+    Keras's ``keras.utils.set_random_seed``: each takes its seed from a generator
+    seeded here (successive calls get different seeds, the same sequence every
+    run). An explicit ``seed=`` still wins."""
+    global _global_seeds
+    _global_seeds = np.random.default_rng(_nonnegative(seed, "seed"))
+
+
 def _streams(
     seed: int | None,
 ) -> tuple[np.random.Generator, np.random.Generator, np.random.Generator]:
     """Independent generators for the weight initialisation, the shuffling and
-    the dropout masks, all from `seed` (fresh entropy for None). The first two
-    are what they were before dropout existed: SeedSequence's children do not
-    depend on how many are spawned."""
+    the dropout masks, all from `seed` (`set_random_seed`'s next seed, or fresh
+    entropy, for None). The first two are what they were before dropout existed:
+    SeedSequence's children do not depend on how many are spawned."""
+    if seed is None and _global_seeds is not None:
+        seed = int(_global_seeds.integers(2**63))
     init, shuffle, drop = np.random.SeedSequence(seed).spawn(3)
     return (
         np.random.default_rng(init),

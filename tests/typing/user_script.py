@@ -189,6 +189,7 @@ for optimizer in optimizers:
     lines: list[str] = []
     model.summary(print_fn=lines.append)
 
+nn.set_random_seed(0)
 # Keras's own spelling: Input, a softmax output fused into the cross-entropy,
 # Dropout, weights, callbacks and Keras's evaluate / predict arguments.
 keras_model = nn.Sequential(
