@@ -6,7 +6,9 @@ with ``class_weight``). It runs twice: after Keras 3's imports (JAX backend, CPU
 and after fastloss.nn's, the import lines being the only difference. Both runs
 must reach the same test score within a stated noise band (their weight
 initialisations and shuffles come from different random generators, so the
-scores are not equal; the bands were set from the spread of such runs).
+scores are not equal). The bands hold the spread measured over set_random_seed
+10, 11 and 12 on both sides (largest difference seen: 0.08 for the imbalanced
+recall, whose test set has 25 positives; at most 0.04 elsewhere).
 
 The fastloss.nn run always happens and must reach the score on its own; the Keras
 side skips cleanly when keras or jax does not import (tests/_keras_jax.py).
@@ -182,7 +184,7 @@ model.fit(X_train, y_train, epochs=15, batch_size=64, verbose=0,
 pred = model.predict(X_test, verbose=0)[:, 0] > 0.5
 score = float(pred[y_test == 1].mean())  # recall of the rare class
 """,
-        0.6,
+        0.5,
         0.15,
     ),
 }
