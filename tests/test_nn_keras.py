@@ -158,26 +158,40 @@ def test_probability_losses_after_the_wrong_output_are_refused(layers, loss, mat
     assert not model.compiled
 
 
-def test_fused_gradients_match_keras(rng):
+@pytest.mark.parametrize(
+    ("act", "loss", "cls", "kind", "units"),
+    [
+        (
+            "softmax",
+            "sparse_categorical_crossentropy",
+            "SparseCategoricalCrossentropy",
+            "index",
+            3,
+        ),
+        ("softmax", "categorical_crossentropy", "CategoricalCrossentropy", "onehot", 3),
+        ("sigmoid", "binary_crossentropy", "BinaryCrossentropy", "binary", 2),
+    ],
+)
+def test_fused_gradients_match_keras(act, loss, cls, kind, units, rng):
     keras = keras_jax()
     import jax
 
     x = rng.standard_normal((N, D)).astype("float32")
-    y = rng.integers(0, 3, N)
+    y = _target(rng, kind, units).astype("float32" if kind != "index" else "int64")
     ours = nn.Sequential(
-        [nn.Dense(6, activation="relu"), nn.Dense(3, activation="softmax")]
+        [nn.Dense(6, activation="relu"), nn.Dense(units, activation=act)]
     )
-    ours.compile(loss="sparse_categorical_crossentropy")
+    ours.compile(loss=loss)
     ours.build(D, seed=0)
     theirs = keras.Sequential(
         [
             keras.Input(shape=(D,)),
             keras.layers.Dense(6, activation="relu"),
-            keras.layers.Dense(3, activation="softmax"),
+            keras.layers.Dense(units, activation=act),
         ]
     )
     theirs.set_weights(ours.get_weights())
-    kloss = keras.losses.SparseCategoricalCrossentropy()
+    kloss = getattr(keras.losses, cls)()
     trainable = [v.value for v in theirs.trainable_variables]
     fixed = [v.value for v in theirs.non_trainable_variables]
 
