@@ -46,6 +46,7 @@ from ._linear_ce import (
 from ._normalizer import cross_entropy_normalizer
 from ._regression import *  # noqa: F403
 from ._rowwise import *  # noqa: F403
+from ._similarity import *  # noqa: F403
 from ._softmax_ce import softmax_cross_entropy as softmax_cross_entropy
 from ._softmax_ce import (
     softmax_cross_entropy_and_grad as softmax_cross_entropy_and_grad,

@@ -76,6 +76,9 @@ RW_FOCAL: int
 RW_KL_LOGITS: int
 RW_KL_PROBS: int
 RW_TRIPLET: int
+RW_COSINE: int
+RW_DICE: int
+RW_TVERSKY: int
 
 def rowwise(
     kind: int,

@@ -98,6 +98,10 @@ cdef extern from "fl_rowwise.h" nogil:
     int FL_RW_KL_LOGITS
     int FL_RW_KL_PROBS
     int FL_RW_TRIPLET
+    int FL_RW_COSINE
+    int FL_RW_DICE
+    int FL_RW_TVERSKY
+    int FL_RW_COUNT
     int FL_RW_OK
     int FL_RW_ENOMEM
     int FL_RW_EBADTARGET
@@ -852,12 +856,18 @@ RW_FOCAL = FL_RW_FOCAL
 RW_KL_LOGITS = FL_RW_KL_LOGITS
 RW_KL_PROBS = FL_RW_KL_PROBS
 RW_TRIPLET = FL_RW_TRIPLET
+RW_COSINE = FL_RW_COSINE
+RW_DICE = FL_RW_DICE
+RW_TVERSKY = FL_RW_TVERSKY
 
 _RW_IN_NAMES = {
     FL_RW_FOCAL: ("logits", "", ""),
     FL_RW_KL_LOGITS: ("student_logits", "teacher_logits", ""),
     FL_RW_KL_PROBS: ("student_logits", "teacher_logits", ""),
     FL_RW_TRIPLET: ("anchor", "positive", "negative"),
+    FL_RW_COSINE: ("pred", "target", ""),
+    FL_RW_DICE: ("pred", "target", ""),
+    FL_RW_TVERSKY: ("pred", "target", ""),
 }
 
 
@@ -941,7 +951,7 @@ def rowwise(
     cdef int status
     cdef str fn = "rowwise"
     cdef bint f32 = x.dtype.itemsize == 4
-    if kind < 0 or kind >= FL_RW_TRIPLET + 1:
+    if kind < 0 or kind >= FL_RW_COUNT:
         raise ValueError(f"rowwise kernel: unknown kind {kind}")
     cdef Py_ssize_t nc = _n_by_c(fn, n, c, 0)
     if f32:

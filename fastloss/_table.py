@@ -102,6 +102,11 @@ class KerasLoss:
 # A benchmark case's options are given to every implementation alike: fastloss's
 # defaults, and torchvision's for the sigmoid focal loss.
 _REGRESSION = "regression"
+# Dice and Tversky compare probabilities; fastloss.nn's outputs are logits.
+_NOT_PROBS = (
+    "it compares probabilities with labels and this model emits logits (no "
+    "sigmoid or softmax output layer is fused with it yet)"
+)
 
 # The order is the fuzz harness's: its generator picks a function by position, so
 # a reordering changes which inputs a seed makes. New rows go at the end.
@@ -289,6 +294,33 @@ LOSSES: tuple[Loss, ...] = (
         why_not="its predictions are log-rates and fastloss.nn has no exp output "
         "layer yet: use fastloss.poisson_loss_and_grad in your own loop",
     ),
+    Loss(
+        "cosine_similarity_loss",
+        "_similarity",
+        "rowwise",
+        "COSINE",
+        ("pred", "target"),
+        "identity",
+        target="real",
+    ),
+    Loss(
+        "dice_loss",
+        "_similarity",
+        "rowwise",
+        "DICE",
+        ("pred", "target"),
+        "identity",
+        why_not=_NOT_PROBS,
+    ),
+    Loss(
+        "tversky_loss",
+        "_similarity",
+        "rowwise",
+        "TVERSKY",
+        ("pred", "target"),
+        "identity",
+        why_not=_NOT_PROBS,
+    ),
 )
 
 _NOT_LOGITS = "it compares probabilities, not logits with targets"
@@ -334,6 +366,15 @@ KERAS: tuple[KerasLoss, ...] = (
         "softmax_cross_entropy",
         "index",
     ),
+    # new rows at the end (merges), not in alphabetical order
+    KerasLoss(
+        "CosineSimilarity",
+        ("cosine_similarity",),
+        "cosine_similarity_loss",
+        "real",
+    ),
+    KerasLoss("Dice", ("dice",), why_not=_NOT_PROBS),
+    KerasLoss("Tversky", ("tversky",), why_not=_NOT_PROBS),
 )
 
 _BY_NAME = {row.name: row for row in LOSSES}

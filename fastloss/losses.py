@@ -56,6 +56,8 @@ __all__ = [
     "BinaryFocalCrossentropy",
     "CategoricalCrossentropy",
     "CategoricalFocalCrossentropy",
+    "CosineSimilarity",
+    "Dice",
     "FunctionalLoss",
     "Huber",
     "KLDivergence",
@@ -64,6 +66,7 @@ __all__ = [
     "MeanAbsoluteError",
     "MeanSquaredError",
     "SparseCategoricalCrossentropy",
+    "Tversky",
     "get_loss",
     # Keras's functional forms, their short aliases and get
     "BCE",
@@ -1456,6 +1459,257 @@ class KLDivergence(Loss):
             grad = np.where((p >= lo) & (p <= 1.0), -tc / q, 0.0)
             grad *= plan.row_weight(shape)
         return loss, _finish_grad(grad.astype(x.dtype), shape_in, res_dtype)
+
+
+# ---- the row-pair losses: CosineSimilarity, Dice, Tversky ---------------------------
+
+
+def _check_axis(axis):
+    """Keras's `axis`: None, an int or a tuple/list of ints (range checked per call)."""
+    items = () if axis is None else axis if isinstance(axis, (tuple, list)) else (axis,)
+    for a in items:
+        if isinstance(a, (bool, np.bool_)) or not isinstance(a, (int, np.integer)):
+            raise TypeError(
+                f"axis must be None, an int or a tuple of ints, got {axis!r}"
+            )
+    return tuple(int(a) for a in axis) if isinstance(axis, (tuple, list)) else axis
+
+
+def _axes(axis, ndim):
+    """The reduced axes as sorted non-negative ints (None: all of them)."""
+    if axis is None:
+        return tuple(range(ndim))
+    items = axis if isinstance(axis, tuple) else (axis,)
+    if any(not -ndim <= a < ndim for a in items):
+        raise ValueError(f"axis {axis!r} is out of range for y_pred of {ndim} dims")
+    axes = sorted(a % ndim for a in items)
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"axis {axis!r} names an axis twice")
+    return tuple(axes)
+
+
+def _pair_rows(loss, fname, axis, y_true, y_pred, sample_weight, want_grad, **params):
+    """A row-pair kernel (`fastloss.cosine_similarity_loss`, ...) over Keras's
+    `axis`: the reduced axes are moved last and flattened into one row per sample
+    (a copy only when they are not already the trailing axes)."""
+    t, x, res_dtype, own, shape_in = _float_pair(y_true, y_pred)
+    axes = _axes(axis, x.ndim)
+    keep = [a for a in range(x.ndim) if a not in axes]
+    order = keep + list(axes)
+    shape = tuple(x.shape[a] for a in keep)
+    moved = order != list(range(x.ndim))
+    if moved:
+        x, t, own = np.ascontiguousarray(x.transpose(order)), t.transpose(order), True
+    plan = _Plan(shape, sample_weight, loss.reduction, dtype=x.dtype)
+    lead = shape if shape else (1,)
+    rows = lead + (math.prod(x.shape[len(keep) :]),)
+    x2, t2 = x.reshape(rows), np.reshape(t, rows)
+    sw, red = plan.kernel_weight(lead, 1.0, True, True)
+    kw = dict(params, sample_weight=sw, reduction=red)
+    if not want_grad:
+        value = _functional(fname)(x2, t2, **kw)
+        grad = None
+    else:
+        value, grad = _functional(fname + "_and_grad")(
+            x2, t2, out=x2 if own else None, **kw
+        )
+    if plan.none:
+        value = plan.none_values(value, grad)
+    if not want_grad:
+        return value
+    grad = grad.reshape(x.shape)
+    if moved:
+        grad = np.ascontiguousarray(grad.transpose(np.argsort(order)))
+    return value, _finish_grad(grad, shape_in, res_dtype)
+
+
+class CosineSimilarity(Loss):
+    """Cosine similarity loss, Keras's ``keras.losses.CosineSimilarity``.
+
+    ``l = -sum(u * v, axis)`` per sample with ``u = y_pred / max(||y_pred||,
+    1e-7)`` and ``v`` likewise of ``y_true`` (Keras's ``l2_normalize`` over
+    `axis`), then the reduction: a number in [-1, 1], -1 for rows pointing the same
+    way, 0 when either row is zero. Fused `fastloss.cosine_similarity_loss` kernel
+    (see it for the gradient, which is finite for zero rows, and for PyTorch's
+    ``cosine_embedding_loss``, which is ``1 + l``).
+
+    Parameters
+    ----------
+    axis : int or tuple of ints, default=-1
+        The axis (axes) of a sample's vector.
+    reduction : str or None, default="sum_over_batch_size"
+        See `Loss`.
+    name : str, default="cosine_similarity"
+
+    Examples
+    --------
+    Keras's example:
+
+    >>> from fastloss.losses import CosineSimilarity
+    >>> y_true = [[0.0, 1.0], [1.0, 1.0], [1.0, 1.0]]
+    >>> y_pred = [[1.0, 0.0], [1.0, 1.0], [-1.0, -1.0]]
+    >>> CosineSimilarity(reduction="none")(y_true, y_pred)
+    array([-0., -1.,  1.])
+    >>> round(CosineSimilarity()(y_true, y_pred), 6)
+    0.0
+    """
+
+    _keras_name = "cosine_similarity"
+
+    def __init__(
+        self,
+        axis: int | Sequence[int] = -1,
+        reduction: str | None = "sum_over_batch_size",
+        name: str | None = None,
+    ) -> None:
+        super().__init__(reduction=reduction, name=name)
+        self.axis = _check_axis(axis)
+        if self.axis is None:
+            raise TypeError("axis must be an int or a tuple of ints, got None")
+
+    def _params(self):
+        return {"axis": self.axis}
+
+    def _run(self, y_true, y_pred, sample_weight, want_grad):
+        return _pair_rows(
+            self,
+            "cosine_similarity_loss",
+            self.axis,
+            y_true,
+            y_pred,
+            sample_weight,
+            want_grad,
+            epsilon=EPSILON,
+        )
+
+
+class Dice(Loss):
+    """Dice loss, Keras's ``keras.losses.Dice``.
+
+    ``l = 1 - 2 sum(y_true * y_pred) / (sum(y_true) + sum(y_pred) + 1e-7)`` with the
+    sums over `axis`, then the reduction. Keras's default ``axis=None`` sums over
+    every axis: one loss for the whole batch (so the reduction and a per-sample
+    weight do nothing useful); ``axis=(1, 2, 3)`` on images gives one loss per
+    image. Fused `fastloss.dice_loss` kernel over the samples' flattened axes.
+
+    Parameters
+    ----------
+    reduction : str or None, default="sum_over_batch_size"
+        See `Loss`.
+    name : str, default="dice"
+    axis : int or tuple of ints, optional
+        The axes summed over; None (the default) sums over all of them.
+
+    Notes
+    -----
+    ``y_true`` and ``y_pred`` are rank-matched as for every class here (Keras's
+    ``dice`` does not match ranks and would broadcast ``(n,)`` against ``(n, 1)`` to
+    ``(n, n)``). With ``axis=None`` the whole batch is one row, computed on one
+    thread.
+
+    Examples
+    --------
+    Keras's example (two 2x2x1 images):
+
+    >>> from fastloss.losses import Dice
+    >>> y_true = [[[[1.0], [1.0]], [[0.0], [0.0]]],
+    ...           [[[1.0], [1.0]], [[0.0], [0.0]]]]
+    >>> y_pred = [[[[0.0], [1.0]], [[0.0], [1.0]]],
+    ...           [[[0.4], [0.0]], [[0.0], [0.9]]]]
+    >>> Dice(axis=(1, 2, 3), reduction=None)(y_true, y_pred).round(6)
+    array([0.5     , 0.757576])
+    >>> round(Dice()(y_true, y_pred), 6)
+    0.616438
+    """
+
+    _keras_name = "dice"
+
+    def __init__(
+        self,
+        reduction: str | None = "sum_over_batch_size",
+        name: str | None = None,
+        axis: int | Sequence[int] | None = None,
+    ) -> None:
+        super().__init__(reduction=reduction, name=name)
+        self.axis = _check_axis(axis)
+
+    def _params(self):
+        return {"axis": self.axis}
+
+    def _run(self, y_true, y_pred, sample_weight, want_grad):
+        return _pair_rows(
+            self,
+            "dice_loss",
+            self.axis,
+            y_true,
+            y_pred,
+            sample_weight,
+            want_grad,
+            epsilon=EPSILON,
+        )
+
+
+class Tversky(Loss):
+    """Tversky loss, Keras's ``keras.losses.Tversky``.
+
+    With ``I = sum(y_true * y_pred)`` over `axis`, ``l = 1 - I / (I + alpha
+    sum((1 - y_pred) y_true) + beta sum(y_pred (1 - y_true)) + 1e-7)`` per sample,
+    then the reduction (Keras's formula: see `fastloss.tversky_loss` on which term
+    each coefficient weights). ``alpha = beta = 0.5`` is the Dice loss. Keras's
+    default ``axis=None`` sums over every axis (one loss for the batch). Fused
+    `fastloss.tversky_loss` kernel.
+
+    Parameters
+    ----------
+    alpha : float, default=0.5
+    beta : float, default=0.5
+    reduction : str or None, default="sum_over_batch_size"
+        See `Loss`.
+    name : str, default="tversky"
+    axis : int or tuple of ints, optional
+        The axes summed over; None (the default) sums over all of them.
+
+    Examples
+    --------
+    >>> from fastloss.losses import Tversky
+    >>> y_true = [[1.0, 1.0, 0.0, 0.0], [1.0, 1.0, 0.0, 0.0]]
+    >>> y_pred = [[0.0, 1.0, 0.0, 1.0], [0.4, 0.0, 0.0, 0.9]]
+    >>> tversky = Tversky(alpha=0.7, beta=0.3, axis=-1, reduction=None)
+    >>> tversky(y_true, y_pred).round(6)  # 1 - 1/2, 1 - 0.4/1.79
+    array([0.5     , 0.776536])
+    """
+
+    _keras_name = "tversky"
+
+    def __init__(
+        self,
+        alpha: float = 0.5,
+        beta: float = 0.5,
+        reduction: str | None = "sum_over_batch_size",
+        name: str | None = None,
+        axis: int | Sequence[int] | None = None,
+    ) -> None:
+        super().__init__(reduction=reduction, name=name)
+        self.alpha = real_scalar(alpha, "alpha")
+        self.beta = real_scalar(beta, "beta")
+        self.axis = _check_axis(axis)
+
+    def _params(self):
+        return {"alpha": self.alpha, "beta": self.beta, "axis": self.axis}
+
+    def _run(self, y_true, y_pred, sample_weight, want_grad):
+        return _pair_rows(
+            self,
+            "tversky_loss",
+            self.axis,
+            y_true,
+            y_pred,
+            sample_weight,
+            want_grad,
+            alpha=self.alpha,
+            beta=self.beta,
+            epsilon=EPSILON,
+        )
 
 
 # ---- get_loss ----------------------------------------------------------------------

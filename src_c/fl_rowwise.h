@@ -6,6 +6,11 @@
  *   FL_RW_KL_LOGITS   T^2 KL(softmax(t/T) || softmax(s/T)), gradient for s only
  *   FL_RW_KL_PROBS    the same with the teacher row given as probabilities
  *   FL_RW_TRIPLET     max(d(a, p) - d(a, n) + margin, 0), d(u, v) = ||u - v + eps||_p
+ *   FL_RW_COSINE      -cos(p, t), Keras's l2 normalisation (norms below eps clamped)
+ *   FL_RW_DICE        1 - 2 t.p / (sum t + sum p + eps)
+ *   FL_RW_TVERSKY     1 - t.p / (t.p + alpha sum (1-p) t + beta sum p (1-t) + eps)
+ *                     (the last three: x = prediction p, x2 = target t, gradient for
+ *                     p only; fl_rw_pair.h)
  *
  * The softmax kinds follow the softmax cross-entropy kernel (fl_softmax_ce_impl.h):
  * each row is read once into cache (max), exp(x - max) is computed once, stored into
@@ -24,6 +29,9 @@ enum {
     FL_RW_KL_LOGITS = 1, /* p[0] temperature > 0                                  */
     FL_RW_KL_PROBS = 2,  /* p[0] temperature > 0                                  */
     FL_RW_TRIPLET = 3,   /* p[0] margin, p[1] norm order >= 1, p[2] eps, p[3] swap */
+    FL_RW_COSINE = 4,    /* p[0] eps > 0                                          */
+    FL_RW_DICE = 5,      /* p[0] eps                                              */
+    FL_RW_TVERSKY = 6,   /* p[0] alpha, p[1] beta, p[2] eps                       */
     FL_RW_COUNT
 };
 

@@ -1,8 +1,8 @@
 /* Row-wise kernel driver. Included once per (dtype, SIMD path) by fl_instance.h,
  * which defines FL_T (float/double), FL_TS (f32/f64), FL_PATH, FL_EXP and FL_TLOG
  * (the dtype's vector exp and log) and FL_DEXP, FL_DLOG, FL_DLOG1P (the float64
- * ones); no include guard on purpose. The row bodies are fl_rw_softmax.h and
- * fl_rw_triplet.h.
+ * ones); no include guard on purpose. The row bodies are fl_rw_softmax.h,
+ * fl_rw_triplet.h and fl_rw_pair.h.
  *
  * Threads and the reduction are the row engine's driver (fl_sm_driver.h), as for
  * softmax cross-entropy: rows in blocks fixed by c alone, block sums in block
@@ -28,10 +28,12 @@ typedef struct {
                                     reciprocal overflows it)                      */
     double margin, norm_p, eps;  /* triplet                                       */
     int swap, norm_kind;         /* triplet: norm_kind 2, 1, or 0 (general p)     */
+    double ov_alpha, ov_beta, ov_eps; /* cosine, Dice, Tversky (fl_rw_pair.h)     */
 } FL_FN(rw_ctx);
 
 #include "fl_rw_softmax.h"
 #include "fl_rw_triplet.h"
+#include "fl_rw_pair.h"
 #include "fl_sm_driver.h"
 
 /* Rows [i0, i1) of one kind added in row order; the one loop every thread count
@@ -43,9 +45,10 @@ FL_INLINE double FL_FN(rows_loop)(const FL_FN(rw_ctx) * cx, int64_t i0, int64_t 
     double acc = 0.0;
     int64_t i;
     for (i = i0; i < i1; i++) {
-        const double li = kind == FL_RW_TRIPLET ? FL_FN(tri_row)(cx, i, sub)
-                          : sub ? FL_FN(sm_long_row)(cx, i, 1, NULL)
-                                : FL_FN(sm_short_row)(cx, kind, i);
+        const double li = kind == FL_RW_TRIPLET  ? FL_FN(tri_row)(cx, i, sub)
+                          : kind >= FL_RW_COSINE ? FL_FN(pair_row)(cx, i, kind)
+                          : sub                  ? FL_FN(sm_long_row)(cx, i, 1, NULL)
+                                                 : FL_FN(sm_short_row)(cx, kind, i);
         if (cx->loss_rows)
             cx->loss_rows[i] = (FL_T)li;
         acc += li;
@@ -66,6 +69,12 @@ static double FL_FN(rows_block)(const FL_FN(rw_ctx) * cx, int64_t i0, int64_t i1
     case FL_RW_KL_PROBS:
         return chunked ? FL_FN(rows_loop)(cx, i0, i1, FL_RW_KL_PROBS, 1)
                        : FL_FN(rows_loop)(cx, i0, i1, FL_RW_KL_PROBS, 0);
+    case FL_RW_COSINE:
+        return FL_FN(rows_loop)(cx, i0, i1, FL_RW_COSINE, 0);
+    case FL_RW_DICE:
+        return FL_FN(rows_loop)(cx, i0, i1, FL_RW_DICE, 0);
+    case FL_RW_TVERSKY:
+        return FL_FN(rows_loop)(cx, i0, i1, FL_RW_TVERSKY, 0);
     default:
         switch (cx->norm_kind) {
         case 2:
@@ -129,7 +138,11 @@ int FL_FN(fl_rw_run)(fl_rw_args *args, int n_threads)
     cx.eps = args->p[2];
     cx.swap = args->p[3] != 0.0;
     cx.norm_kind = args->p[1] == 2.0 ? 2 : (args->p[1] == 1.0 ? 1 : 0);
-    if (FL_FN(rows_run)(&cx, n, c, n_threads, cx.kind != FL_RW_TRIPLET, cx.loss_rows,
+    cx.ov_alpha = cx.kind == FL_RW_TVERSKY ? args->p[0] : 0.0;
+    cx.ov_beta = cx.kind == FL_RW_TVERSKY ? args->p[1] : 0.0;
+    cx.ov_eps = cx.kind == FL_RW_TVERSKY ? args->p[2] : args->p[0];
+    /* only the softmax kinds split a row across threads */
+    if (FL_FN(rows_run)(&cx, n, c, n_threads, cx.kind <= FL_RW_KL_PROBS, cx.loss_rows,
                         &total) != 0)
         return FL_RW_ENOMEM;
     args->loss = !args->mean ? total : (denom != 0 ? total / denom : 0.0);

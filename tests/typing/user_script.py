@@ -107,6 +107,14 @@ step(fastloss.log_cosh_loss_and_grad(pred, real, reduction="none"))
 as_float(fastloss.poisson_loss(pred, np.abs(real), log_input=True))
 step(fastloss.poisson_loss_and_grad(np.abs(pred), real, log_input=False, eps=1e-3))
 
+# ---- row pairs: cosine similarity, Dice, Tversky -------------------------------------
+as_float(fastloss.cosine_similarity_loss(anchor, positive, epsilon=1e-7))
+step(fastloss.cosine_similarity_loss_and_grad(anchor, positive, reduction="sum"))
+as_float(fastloss.dice_loss(probs, labels, sample_weight=2.0))
+step(fastloss.dice_loss_and_grad(probs, labels, epsilon=0.0))
+as_float(fastloss.tversky_loss(probs, labels, alpha=0.7, beta=0.3))
+step(fastloss.tversky_loss_and_grad(probs, labels, out=np.empty_like(probs)))
+
 # ---- Keras-named classes and get_loss ----------------------------------------------
 probs_2d = np.full((4, 3), 1.0 / 3.0)
 onehot = np.eye(3)[target]
@@ -121,6 +129,9 @@ keras_losses: list[losses.Loss] = [
     losses.Huber(delta=0.5),
     losses.LogCosh(reduction=None),
     losses.KLDivergence(),
+    losses.CosineSimilarity(axis=-1),
+    losses.Dice(axis=-1),
+    losses.Tversky(alpha=0.7, beta=0.3, axis=(1,)),
 ]
 for loss_obj in keras_losses:
     sparse = isinstance(loss_obj, losses.SparseCategoricalCrossentropy)
