@@ -79,6 +79,7 @@ RW_TRIPLET: int
 RW_COSINE: int
 RW_DICE: int
 RW_TVERSKY: int
+RW_CIRCLE: int
 
 def rowwise(
     kind: int,

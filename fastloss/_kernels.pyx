@@ -101,6 +101,7 @@ cdef extern from "fl_rowwise.h" nogil:
     int FL_RW_COSINE
     int FL_RW_DICE
     int FL_RW_TVERSKY
+    int FL_RW_CIRCLE
     int FL_RW_COUNT
     int FL_RW_OK
     int FL_RW_ENOMEM
@@ -859,6 +860,7 @@ RW_TRIPLET = FL_RW_TRIPLET
 RW_COSINE = FL_RW_COSINE
 RW_DICE = FL_RW_DICE
 RW_TVERSKY = FL_RW_TVERSKY
+RW_CIRCLE = FL_RW_CIRCLE
 
 _RW_IN_NAMES = {
     FL_RW_FOCAL: ("logits", "", ""),
@@ -868,6 +870,7 @@ _RW_IN_NAMES = {
     FL_RW_COSINE: ("pred", "target", ""),
     FL_RW_DICE: ("pred", "target", ""),
     FL_RW_TVERSKY: ("pred", "target", ""),
+    FL_RW_CIRCLE: ("similarities", "", ""),
 }
 
 
@@ -986,8 +989,8 @@ def rowwise(
     a.mean = mean
     if n == 0 or c == 0:
         return 0.0
-    if ((kind == FL_RW_FOCAL and a.target == NULL)
-            or (kind != FL_RW_FOCAL and a.x2 == NULL)
+    if (((kind == FL_RW_FOCAL or kind == FL_RW_CIRCLE) and a.target == NULL)
+            or (kind != FL_RW_FOCAL and kind != FL_RW_CIRCLE and a.x2 == NULL)
             or (kind == FL_RW_TRIPLET and a.x3 == NULL)):
         raise ValueError("rowwise kernel: missing input")
     if kind == FL_RW_TRIPLET and not (

@@ -1,5 +1,6 @@
 """Row-wise losses of a prediction against a target row: the cosine similarity,
-Dice and Tversky losses of Keras 3.
+Dice and Tversky losses of Keras 3; and Keras 3's circle loss, row-wise over the
+batch's similarity matrix.
 
 Each loss takes rows on the **last** axis and runs one fused C kernel
 (src_c/fl_rw_pair.h, a kind of the row-wise family of fastloss/_rowwise.py) that
@@ -27,6 +28,7 @@ from ._rowwise import (
 )
 from ._typing import FloatArray, LossAndGrad, LossValue
 from ._validation import (
+    bool_flag,
     check_out,
     check_reduction,
     dtype_scalar,
@@ -36,6 +38,8 @@ from ._validation import (
 )
 
 __all__ = [
+    "circle_loss",
+    "circle_loss_and_grad",
     "cosine_similarity_loss",
     "cosine_similarity_loss_and_grad",
     "dice_loss",
@@ -548,3 +552,274 @@ tversky_loss_and_grad.__doc__ = _doc(
     "tversky_loss",
     True,
 )
+
+
+# --------------------------------------------------------------------------------
+# circle loss
+# --------------------------------------------------------------------------------
+
+
+def _labels(labels, n):
+    """Integer labels of shape (n,) (or (n, 1)) as int64; whole-number floats are
+    taken (Keras casts labels to int32)."""
+    y = labels if isinstance(labels, np.ndarray) else np.asarray(labels)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y.reshape(-1)
+    if y.shape != (n,):
+        raise ValueError(
+            f"labels must have shape ({n},) (one per embedding), got {y.shape}"
+        )
+    if y.dtype.kind == "f":
+        if not (np.isfinite(y).all() and (y == np.round(y)).all()):
+            raise ValueError("labels must be integers (whole numbers)")
+    elif y.dtype.kind not in "iub":
+        raise TypeError(f"labels must be an integer array, got dtype {y.dtype}")
+    return np.ascontiguousarray(y, dtype=np.int64)
+
+
+def circle_active(labels, remove_diagonal):
+    """The rows with at least one positive and one negative: the rows with a loss,
+    those the "mean" counts."""
+    _, inv, cnt = np.unique(labels, return_inverse=True, return_counts=True)
+    same = cnt[inv.reshape(-1)]
+    return (same - int(remove_diagonal) > 0) & (labels.size - same > 0)
+
+
+def _circle(
+    embeddings,
+    labels,
+    gamma,
+    margin,
+    remove_diagonal,
+    sample_weight,
+    reduction,
+    n_threads,
+    out,
+    want_grad,
+):
+    check_reduction(reduction)
+    x, res_dtype = float_input(embeddings, "embeddings")
+    if x.ndim != 2:
+        raise ValueError(
+            f"embeddings must be 2-D (batch, features), got shape {x.shape}"
+        )
+    n, dim = x.shape
+    if dim < 1:
+        raise ValueError("embeddings must have at least one feature")
+    dtype = x.dtype
+    y = _labels(labels, n)
+    g = dtype_scalar(gamma, "gamma", dtype, 0.0)
+    m = dtype_scalar(margin, "margin", dtype)
+    rd = bool_flag(remove_diagonal, "remove_diagonal")
+    sw = _sample_weight(sample_weight, (n,), dtype)
+    nt = _resolve_n_threads(n_threads)
+    if want_grad and out is not None:
+        check_out(
+            out,
+            x.shape,
+            res_dtype,
+            [
+                ("embeddings", embeddings, dtype),
+                ("sample_weight", sample_weight, dtype),
+            ],
+            allow_alias=embeddings,
+        )
+    w = np.ones(n) if sw is None else sw.astype(np.float64)
+    if reduction == "mean":
+        d = float(w[circle_active(y, rd)].sum()) if n else 0.0
+        w = w * (1.0 / d if d else 0.0)
+    kw = None if (sw is None and reduction != "mean") else w.astype(dtype)
+    rows = np.empty(n, dtype=dtype) if reduction == "none" else None
+    total = 0.0
+    s = x @ x.T  # S = E E^T in the compute dtype, as Keras; G is written over it
+    if n:
+        total = _call(
+            _kernels.RW_CIRCLE,
+            s,
+            None,
+            None,
+            y,
+            None,
+            kw,
+            (s,) if want_grad else (),
+            rows,
+            (g, m, float(rd), 0.0),
+            0,
+            False,
+            nt,
+        )
+    loss = _loss_value(rows, total, reduction, res_dtype)
+    if not want_grad:
+        return loss
+    grad = s @ x  # dE = (G + G^T) E
+    grad += s.T @ x
+    if out is not None:
+        np.copyto(out, grad, casting="unsafe")
+        return loss, out
+    return loss, grad.astype(res_dtype, copy=False)
+
+
+def circle_loss(
+    embeddings: npt.ArrayLike,
+    labels: npt.ArrayLike,
+    *,
+    gamma: float = 80.0,
+    margin: float = 0.4,
+    remove_diagonal: bool = True,
+    sample_weight: npt.ArrayLike | None = None,
+    reduction: str = "mean",
+    n_threads: int | None = None,
+) -> LossValue:
+    return _circle(
+        embeddings,
+        labels,
+        gamma,
+        margin,
+        remove_diagonal,
+        sample_weight,
+        reduction,
+        n_threads,
+        None,
+        False,
+    )
+
+
+def circle_loss_and_grad(
+    embeddings: npt.ArrayLike,
+    labels: npt.ArrayLike,
+    *,
+    gamma: float = 80.0,
+    margin: float = 0.4,
+    remove_diagonal: bool = True,
+    sample_weight: npt.ArrayLike | None = None,
+    reduction: str = "mean",
+    n_threads: int | None = None,
+    out: FloatArray | None = None,
+) -> LossAndGrad:
+    return _circle(
+        embeddings,
+        labels,
+        gamma,
+        margin,
+        remove_diagonal,
+        sample_weight,
+        reduction,
+        n_threads,
+        out,
+        True,
+    )
+
+
+_CIRCLE_PARAMS = """\
+    Parameters
+    ----------
+    embeddings : array_like of shape (batch, n_features)
+        The batch's embeddings, L2-normalised for the loss to mean what it says
+        (Keras puts a ``UnitNormalization`` layer before it); used as given.
+        float32 and float64 are computed as given (float16 in float32, integers
+        in float64).
+    labels : array_like of integers, shape (batch,) or (batch, 1)
+        Class labels, any integer values (whole-number floats are accepted).
+    gamma : float >= 0, default=80.0
+        Scale of the weighted similarities.
+    margin : float, default=0.4
+        The relaxation margin ``m``.
+    remove_diagonal : bool, default=True
+        Leave each embedding's similarity with itself out of its positives.
+    sample_weight : array_like of shape (batch,), optional
+        Per-row weights (finite, in the range of the other losses' weights).
+    reduction : {"mean", "sum", "none"}, default="mean"
+        "none" returns the per-row losses (times ``sample_weight``); "sum" adds
+        them in float64; "mean" divides that by ``sum_i sample_weight[i]`` (the
+        count without weights) over the **rows that have a loss**: those with at
+        least one positive and one negative in the batch (Keras's mean skips the
+        rows whose loss is 0 the same way). 0.0 when there are none.
+    n_threads : int, optional
+        OpenMP threads of the row kernel; None uses `fastloss.get_num_threads`.
+        Bit-identical for every thread count. The two matrix products run in
+        NumPy's BLAS."""
+
+_CIRCLE_NOTES = """\
+    Notes
+    -----
+    With ``S = E E^T``, ``d_ij = max(1 - S_ij, 0)``, positives ``j`` (same label,
+    ``j != i`` with ``remove_diagonal``) and negatives (other labels)::
+
+        wp_ij = -gamma * max(m + d_ij, 0) * (m - d_ij)
+        wn_ij =  gamma * max(1 + m - d_ij, 0) * (1 - m - d_ij)
+        l_i = s_i * softplus(logsumexp_pos(wp_i) + logsumexp_neg(wn_i))
+
+    exactly ``keras.losses.circle(labels, embeddings, gamma=gamma, margin=margin,
+    remove_diagonal=remove_diagonal)``. A row with no positive or no negative has
+    loss 0 and no gradient. PyTorch has no circle loss.
+
+    Computation: ``S`` is one matrix product in the compute dtype (as Keras); a
+    row-wise C kernel (src_c/fl_rw_circle.h) reads each row of ``S`` in float64,
+    forms both logsumexps by max-subtraction and the stable softplus, and writes
+    ``G = d loss / d S`` over ``S`` itself (no second batch x batch buffer); the
+    gradient is ``(G + G^T) E``, two more products. Each ``max(., 0)`` contributes
+    the gradient of its argument where that is > 0, and 0 elsewhere."""
+
+circle_loss.__doc__ = f"""Circle loss of a batch of embeddings with integer labels
+    (Keras 3's ``keras.losses.circle``).
+
+    The forward-only twin of `circle_loss_and_grad`.
+
+{_CIRCLE_PARAMS}
+
+    Returns
+    -------
+    loss : float or ndarray
+        A Python float for "mean" and "sum"; for "none", an array of shape
+        ``(batch,)`` with the embeddings' dtype.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For any malformed argument, naming it: embeddings that are not 2-D,
+        labels of another length or not integers, ``gamma < 0``, a non-finite
+        ``margin``, an unknown ``reduction``.
+
+{_CIRCLE_NOTES}
+
+    Examples
+    --------
+    >>> import numpy as np, fastloss
+    >>> emb = np.array([[1.0, 0.0], [0.8, 0.6], [0.0, 1.0], [-0.6, 0.8]])
+    >>> fastloss.circle_loss(emb, [0, 0, 1, 1], reduction="none").round(3)
+    array([0.   , 6.402, 6.402, 0.   ])
+"""
+
+circle_loss_and_grad.__doc__ = f"""Circle loss and its gradient with respect to the
+    embeddings.
+
+{_CIRCLE_PARAMS}
+    out : ndarray, optional
+        Where to write the gradient: a writeable, C-contiguous array of the
+        embeddings' shape and dtype; it may be ``embeddings`` itself (the products
+        are formed first). Without it a new array is returned.
+
+    Returns
+    -------
+    loss : float or ndarray
+        As in `circle_loss`.
+    grad : ndarray of the embeddings' shape
+        d(loss)/d(embeddings) for the chosen reduction ("none": of the sum of the
+        row losses), through both sides of ``S = E E^T``.
+
+    Raises
+    ------
+    ValueError, TypeError
+        As in `circle_loss`, and for an ``out`` of the wrong shape, dtype or
+        layout, read-only, or overlapping an input.
+
+{_CIRCLE_NOTES}
+
+    Examples
+    --------
+    >>> import numpy as np, fastloss
+    >>> emb = np.array([[1.0, 0.0], [0.8, 0.6], [0.0, 1.0], [-0.6, 0.8]])
+    >>> loss, grad = fastloss.circle_loss_and_grad(emb, [0, 0, 1, 1], gamma=1.0)
+    >>> grad.shape
+    (4, 2)
+"""

@@ -102,6 +102,11 @@ class KerasLoss:
 # A benchmark case's options are given to every implementation alike: fastloss's
 # defaults, and torchvision's for the sigmoid focal loss.
 _REGRESSION = "regression"
+# The circle loss scores the pairs of a batch, not each sample against its target.
+_PAIRS = (
+    "it scores the pairs of a batch's embeddings by their labels, not each output "
+    "against its target: use fastloss.circle_loss_and_grad in your own loop"
+)
 # Dice and Tversky compare probabilities; fastloss.nn's outputs are logits.
 _NOT_PROBS = (
     "it compares probabilities with labels and this model emits logits (no "
@@ -321,6 +326,15 @@ LOSSES: tuple[Loss, ...] = (
         "identity",
         why_not=_NOT_PROBS,
     ),
+    Loss(
+        "circle_loss",
+        "_similarity",
+        "rowwise",
+        "CIRCLE",
+        ("embeddings", "labels"),
+        "identity",
+        why_not=_PAIRS,
+    ),
 )
 
 _NOT_LOGITS = "it compares probabilities, not logits with targets"
@@ -375,6 +389,7 @@ KERAS: tuple[KerasLoss, ...] = (
     ),
     KerasLoss("Dice", ("dice",), why_not=_NOT_PROBS),
     KerasLoss("Tversky", ("tversky",), why_not=_NOT_PROBS),
+    KerasLoss("Circle", ("circle",), why_not=_PAIRS),
 )
 
 _BY_NAME = {row.name: row for row in LOSSES}

@@ -56,6 +56,7 @@ __all__ = [
     "BinaryFocalCrossentropy",
     "CategoricalCrossentropy",
     "CategoricalFocalCrossentropy",
+    "Circle",
     "CosineSimilarity",
     "Dice",
     "FunctionalLoss",
@@ -1710,6 +1711,105 @@ class Tversky(Loss):
             beta=self.beta,
             epsilon=EPSILON,
         )
+
+
+class Circle(Loss):
+    """Circle loss, Keras's ``keras.losses.Circle`` (Sun et al., 2020).
+
+    ``y_true`` holds integer labels of shape ``(batch,)`` and ``y_pred`` the
+    batch's (L2-normalised) embeddings ``(batch, features)``; each row's loss
+    scores its similarities with every other embedding of the batch, positives
+    (same label) and negatives, as `fastloss.circle_loss` documents; then the
+    reduction. The gradient is with respect to the embeddings.
+
+    Parameters
+    ----------
+    gamma : float >= 0, default=80.0
+    margin : float, default=0.4
+    remove_diagonal : bool, default=True
+    reduction : str or None, default="sum_over_batch_size"
+        See `Loss`. Keras masks out the rows whose loss is 0 (no positive or no
+        negative in the batch): its means divide by the number (or the weight)
+        of the other rows, and so do these.
+    name : str, default="circle"
+
+    Notes
+    -----
+    Keras's mask is ``loss > 0``; here it is "the row has a positive and a
+    negative", the same rows unless a loss underflows to 0 (``softplus`` of
+    less than about -88 in float32, which the defaults cannot reach). Computed by
+    the fused row kernel of `fastloss.circle_loss`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastloss.losses import Circle
+    >>> emb = np.array([[1.0, 0.0], [0.8, 0.6], [0.0, 1.0], [-0.6, 0.8]])
+    >>> round(Circle()([0, 0, 1, 1], emb), 4)  # the mean of the 4 rows' losses
+    3.2009
+    """
+
+    _keras_name = "circle"
+
+    def __init__(
+        self,
+        gamma: float = 80.0,
+        margin: float = 0.4,
+        remove_diagonal: bool = True,
+        reduction: str | None = "sum_over_batch_size",
+        name: str | None = None,
+    ) -> None:
+        super().__init__(reduction=reduction, name=name)
+        self.gamma = real_scalar(gamma, "gamma", 0.0)
+        self.margin = real_scalar(margin, "margin")
+        self.remove_diagonal = _check_bool(
+            remove_diagonal, "remove_diagonal", type(self).__name__
+        )
+
+    def _params(self):
+        return {
+            "gamma": self.gamma,
+            "margin": self.margin,
+            "remove_diagonal": self.remove_diagonal,
+        }
+
+    def _run(self, y_true, y_pred, sample_weight, want_grad):
+        from ._similarity import _labels, circle_active
+
+        x, res_dtype, own = _pred(y_pred)
+        if x.ndim != 2:
+            raise ValueError(
+                f"y_pred must be 2-D embeddings (batch, features), got {x.shape}"
+            )
+        y = _labels(y_true, x.shape[0])
+        active = circle_active(y, self.remove_diagonal)
+        plan = _Plan(
+            (x.shape[0],),
+            sample_weight,
+            self.reduction,
+            valid=lambda: active,
+            dtype=x.dtype,
+        )
+        sw, red = plan.kernel_weight((x.shape[0],), 1.0, True, True)
+        kw = {
+            "gamma": self.gamma,
+            "margin": self.margin,
+            "remove_diagonal": self.remove_diagonal,
+            "sample_weight": sw,
+            "reduction": red,
+        }
+        if not want_grad:
+            value = _functional("circle_loss")(x, y, **kw)
+            grad = None
+        else:
+            value, grad = _functional("circle_loss_and_grad")(
+                x, y, out=x if own else None, **kw
+            )
+        if plan.none:
+            value = plan.none_values(value, grad)
+        if not want_grad:
+            return value
+        return value, _finish_grad(grad, x.shape, res_dtype)
 
 
 # ---- get_loss ----------------------------------------------------------------------

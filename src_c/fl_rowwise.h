@@ -11,6 +11,9 @@
  *   FL_RW_TVERSKY     1 - t.p / (t.p + alpha sum (1-p) t + beta sum p (1-t) + eps)
  *                     (the last three: x = prediction p, x2 = target t, gradient for
  *                     p only; fl_rw_pair.h)
+ *   FL_RW_CIRCLE      Keras's circle loss on a row i of the similarities S = E E^T
+ *                     (x, n x n), labels in `target` (any int64 values); grad is
+ *                     d loss / d S (fl_rw_circle.h)
  *
  * The softmax kinds follow the softmax cross-entropy kernel (fl_softmax_ce_impl.h):
  * each row is read once into cache (max), exp(x - max) is computed once, stored into
@@ -32,6 +35,7 @@ enum {
     FL_RW_COSINE = 4,    /* p[0] eps > 0                                          */
     FL_RW_DICE = 5,      /* p[0] eps                                              */
     FL_RW_TVERSKY = 6,   /* p[0] alpha, p[1] beta, p[2] eps                       */
+    FL_RW_CIRCLE = 7,    /* p[0] gamma, p[1] margin, p[2] remove_diagonal (0 / 1) */
     FL_RW_COUNT
 };
 

@@ -2,7 +2,7 @@
  * which defines FL_T (float/double), FL_TS (f32/f64), FL_PATH, FL_EXP and FL_TLOG
  * (the dtype's vector exp and log) and FL_DEXP, FL_DLOG, FL_DLOG1P (the float64
  * ones); no include guard on purpose. The row bodies are fl_rw_softmax.h,
- * fl_rw_triplet.h and fl_rw_pair.h.
+ * fl_rw_triplet.h, fl_rw_pair.h and fl_rw_circle.h.
  *
  * Threads and the reduction are the row engine's driver (fl_sm_driver.h), as for
  * softmax cross-entropy: rows in blocks fixed by c alone, block sums in block
@@ -29,11 +29,14 @@ typedef struct {
     double margin, norm_p, eps;  /* triplet                                       */
     int swap, norm_kind;         /* triplet: norm_kind 2, 1, or 0 (general p)     */
     double ov_alpha, ov_beta, ov_eps; /* cosine, Dice, Tversky (fl_rw_pair.h)     */
+    double cgamma, cmargin;      /* circle (fl_rw_circle.h)                        */
+    int cdiag;                   /* circle: remove the diagonal from the positives */
 } FL_FN(rw_ctx);
 
 #include "fl_rw_softmax.h"
 #include "fl_rw_triplet.h"
 #include "fl_rw_pair.h"
+#include "fl_rw_circle.h"
 #include "fl_sm_driver.h"
 
 /* Rows [i0, i1) of one kind added in row order; the one loop every thread count
@@ -46,6 +49,7 @@ FL_INLINE double FL_FN(rows_loop)(const FL_FN(rw_ctx) * cx, int64_t i0, int64_t 
     int64_t i;
     for (i = i0; i < i1; i++) {
         const double li = kind == FL_RW_TRIPLET  ? FL_FN(tri_row)(cx, i, sub)
+                          : kind == FL_RW_CIRCLE ? FL_FN(circle_row)(cx, i)
                           : kind >= FL_RW_COSINE ? FL_FN(pair_row)(cx, i, kind)
                           : sub                  ? FL_FN(sm_long_row)(cx, i, 1, NULL)
                                                  : FL_FN(sm_short_row)(cx, kind, i);
@@ -75,6 +79,8 @@ static double FL_FN(rows_block)(const FL_FN(rw_ctx) * cx, int64_t i0, int64_t i1
         return FL_FN(rows_loop)(cx, i0, i1, FL_RW_DICE, 0);
     case FL_RW_TVERSKY:
         return FL_FN(rows_loop)(cx, i0, i1, FL_RW_TVERSKY, 0);
+    case FL_RW_CIRCLE:
+        return FL_FN(rows_loop)(cx, i0, i1, FL_RW_CIRCLE, 0);
     default:
         switch (cx->norm_kind) {
         case 2:
@@ -141,6 +147,9 @@ int FL_FN(fl_rw_run)(fl_rw_args *args, int n_threads)
     cx.ov_alpha = cx.kind == FL_RW_TVERSKY ? args->p[0] : 0.0;
     cx.ov_beta = cx.kind == FL_RW_TVERSKY ? args->p[1] : 0.0;
     cx.ov_eps = cx.kind == FL_RW_TVERSKY ? args->p[2] : args->p[0];
+    cx.cgamma = args->p[0];
+    cx.cmargin = args->p[1];
+    cx.cdiag = args->p[2] != 0.0;
     /* only the softmax kinds split a row across threads */
     if (FL_FN(rows_run)(&cx, n, c, n_threads, cx.kind <= FL_RW_KL_PROBS, cx.loss_rows,
                         &total) != 0)

@@ -122,3 +122,70 @@ def tversky_loss_ref(
     return _finish(
         rows, rscale, grad, gscale, sample_weight, shape[:-1], shape, reduction
     )
+
+
+def circle_loss_ref(
+    embeddings,
+    labels,
+    *,
+    gamma=80.0,
+    margin=0.4,
+    remove_diagonal=True,
+    sample_weight=None,
+    reduction="mean",
+):
+    """Keras 3's circle loss on S = E E^T, its gradient dE = (G + G^T) E with
+    G = d loss / d S; "mean" over the rows with a positive and a negative."""
+    e = np.asarray(embeddings, dtype=np.float64)
+    y = np.asarray(labels).reshape(-1)
+    n = y.size
+    m = margin
+    s = e @ e.T
+    d = np.maximum(1.0 - s, 0.0)
+    pos = y[:, None] == y[None, :]
+    if remove_diagonal:
+        pos &= ~np.eye(n, dtype=bool)
+    neg = y[:, None] != y[None, :]
+    wp = -gamma * np.maximum(m + d, 0.0) * (m - d)
+    wn = gamma * np.maximum(1.0 + m - d, 0.0) * (1.0 - m - d)
+    dds = np.where(1.0 - s > 0.0, -1.0, 0.0)
+    dwp = np.where(m + d > 0.0, 2.0 * gamma * d, 0.0) * dds
+    dwn = np.where(1.0 + m - d > 0.0, 2.0 * gamma * (d - 1.0), 0.0) * dds
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        lp = _logsumexp(np.where(pos, wp, -np.inf))
+        ln = _logsumexp(np.where(neg, wn, -np.inf))
+        z = lp + ln
+        rows = np.logaddexp(0.0, z)
+        sig = np.where(z >= 0, 1.0 / (1.0 + np.exp(-z)), np.exp(z) / (1.0 + np.exp(z)))
+        sig = np.where(np.isneginf(z), 0.0, sig)
+        g = sig[:, None] * (
+            np.where(pos, np.exp(wp - lp[:, None]) * dwp, 0.0)
+            + np.where(neg, np.exp(wn - ln[:, None]) * dwn, 0.0)
+        )
+    g = np.where(np.isneginf(z)[:, None], 0.0, g)
+    sw = _sample_weight(sample_weight, n)
+    active = pos.any(axis=1) & neg.any(axis=1)
+    gw = g * sw[:, None]
+    grad = (gw + gw.T) @ e
+    # scales: S entries carry the dtype's rounding times |e_i||e_j|; a loss moves
+    # by up to 4 gamma (1 + m) per unit of S, so does G (relative), times gamma
+    norms = np.sqrt(np.sum(e * e, axis=1))
+    k = 4.0 * gamma * (1.0 + abs(m)) * norms * norms.max() * max(e.shape[1], 1)
+    rscale = np.abs(rows) + k
+    gscale = ((np.abs(gw) + np.abs(gw.T)) @ np.abs(e)) * (1.0 + k.max())
+    d_mean = float(np.sum(sw[active]))
+    return _reduce(
+        rows * sw,
+        rscale * np.abs(sw),
+        grad,
+        gscale,
+        d_mean,
+        (n,),
+        reduction,
+    )
+
+
+def _logsumexp(a):
+    mx = np.max(a, axis=1)
+    safe = np.where(np.isfinite(mx), mx, 0.0)
+    return safe + np.log(np.sum(np.exp(a - safe[:, None]), axis=1))

@@ -1,5 +1,5 @@
-"""The cosine similarity, Dice and Tversky losses (fastloss/_similarity.py) and
-their Keras-named classes: against the float64 twins of ``_reference_similarity``,
+"""The cosine similarity, Dice, Tversky and circle losses (fastloss/_similarity.py)
+and their Keras-named classes: against the float64 twins of ``_reference_similarity``,
 finite differences, Keras 3 (JAX backend) and PyTorch when installed, on extreme
 values, across threads and SIMD paths, and on bad input."""
 
@@ -19,6 +19,7 @@ from _reference import (
     snapshot,
 )
 from _reference_similarity import (
+    circle_loss_ref,
     cosine_similarity_loss_ref,
     dice_loss_ref,
     tversky_loss_ref,
@@ -71,6 +72,7 @@ LOSSES = table_losses(
             [{}, {"alpha": 0.7, "beta": 0.3}, {"alpha": 0.0, "beta": 1.0}],
         ),
     },
+    elsewhere=("circle_loss",),  # embeddings and labels: its own section below
 )
 IDS = list(LOSSES)
 
@@ -459,6 +461,7 @@ def test_keras_class_config_and_names():
     )
     assert fl.Dice("sum").reduction == "sum"  # Keras's positional order
     for name, cls in [
+        ("circle", fl.Circle),
         ("cosine_similarity", fl.CosineSimilarity),
         ("dice", fl.Dice),
         ("tversky", fl.Tversky),
@@ -474,3 +477,201 @@ def test_keras_class_config_and_names():
         fl.Dice(axis=(1, -1))(np.ones((2, 2)), np.ones((2, 2)))
     with pytest.raises(ValueError, match="alpha"):
         fl.Tversky(alpha=np.inf)
+
+
+# ---- circle loss -------------------------------------------------------------------
+
+CIRCLE_OPTIONS = [
+    {},
+    {"gamma": 2.0, "margin": 0.25},
+    {"gamma": 1.0, "remove_diagonal": False},
+    {"gamma": 0.0},
+]
+
+
+def circle_case(rng, n, dim, dtype, *, classes=3, unit=True, sw=False):
+    e = rng.standard_normal((n, dim))
+    if unit:
+        e /= np.linalg.norm(e, axis=1, keepdims=True)
+    labels = rng.integers(0, classes, n)
+    kw = {"sample_weight": rng.uniform(0.0, 2.0, n)} if sw else {}
+    return e.astype(dtype), labels, kw
+
+
+def check_circle(loss, grad, e, labels, kw):
+    ref = circle_loss_ref(e, labels, **kw)
+    dtype = e.dtype
+    if kw.get("reduction", "mean") == "none":
+        assert isinstance(loss, np.ndarray) and loss.dtype == dtype
+        assert loss.shape == (e.shape[0],)
+    else:
+        assert isinstance(loss, float)
+    assert_close(loss, ref.loss, ref.loss_scale, dtype, "loss")
+    if grad is not None:
+        assert grad.dtype == dtype and grad.shape == e.shape
+        assert_close(grad, ref.grad, ref.grad_scale, dtype, "grad")
+
+
+@pytest.mark.parametrize("sw", [False, True], ids=["", "sw"])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_circle_matches_twin(dtype, reduction, sw, simd_path):
+    rng = np.random.default_rng(37)
+    for options in CIRCLE_OPTIONS:
+        for n, dim, classes in [(9, 4, 3), (1, 3, 1), (16, 8, 16), (12, 5, 2)]:
+            e, labels, kw = circle_case(rng, n, dim, dtype, classes=classes, sw=sw)
+            kw = dict(kw, reduction=reduction, **options)
+            loss_only = fastloss.circle_loss(e, labels, **kw)
+            loss, grad = fastloss.circle_loss_and_grad(e, labels, **kw)
+            assert_same_bits(loss_only, loss)
+            check_circle(loss, grad, e, labels, kw)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_circle_finite_differences(reduction):
+    """Embeddings of norm ~0.5: every 1 - S_ij > 0, away from the kinks."""
+    rng = np.random.default_rng(41)
+    for options in CIRCLE_OPTIONS[1:]:
+        e, labels, kw = circle_case(rng, 7, 3, np.float64, unit=False, sw=True)
+        e *= 0.3
+        kw = dict(kw, reduction=reduction, **options)
+        _, grad = fastloss.circle_loss_and_grad(e, labels, **kw)
+        num = numerical_gradient(
+            lambda x, y=labels, kw=kw: fastloss.circle_loss(x, y, **kw), e, h=1e-4
+        )
+        np.testing.assert_allclose(grad, num, rtol=1e-7, atol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_circle_bit_identical_across_threads(dtype, simd_path):
+    rng = np.random.default_rng(43)
+    e, labels, kw = circle_case(rng, 300, 16, dtype, classes=7, sw=True)
+    for reduction in REDUCTIONS:
+        first = fastloss.circle_loss_and_grad(
+            e, labels, reduction=reduction, n_threads=1, **kw
+        )
+        for nt in (2, 3):
+            again = fastloss.circle_loss_and_grad(
+                e, labels, reduction=reduction, n_threads=nt, **kw
+            )
+            assert_same_bits(again[0], first[0])
+            assert_same_bits(again[1], first[1])
+        check_circle(*first, e, labels, dict(kw, reduction=reduction))
+
+
+@pytest.mark.parametrize("mode", ["out", "inplace", "strided", "readonly"])
+def test_circle_layouts_and_out(mode):
+    rng = np.random.default_rng(47)
+    e, labels, kw = circle_case(rng, 10, 4, np.float64, sw=True)
+    want = fastloss.circle_loss_and_grad(e.copy(), labels, **kw)
+    if mode == "out":
+        out = np.full_like(e, np.nan)
+        snap = snapshot(e, labels)
+        loss, grad = fastloss.circle_loss_and_grad(e, labels, out=out, **kw)
+        assert grad is out
+        assert_unchanged(snap)
+    elif mode == "inplace":
+        loss, grad = fastloss.circle_loss_and_grad(e, labels, out=e, **kw)
+        assert grad is e
+    else:
+        x = non_contiguous(e) if mode == "strided" else read_only(e)
+        snap = snapshot(x, labels)
+        loss, grad = fastloss.circle_loss_and_grad(x, labels, **kw)
+        assert_unchanged(snap)
+    assert_same_bits(loss, want[0])
+    assert_same_bits(grad, want[1])
+
+
+def test_circle_rows_without_pairs():
+    """No negatives (one class) or no positives (all labels distinct, diagonal
+    removed): loss 0, gradient 0, and "mean" over no rows is 0.0."""
+    rng = np.random.default_rng(53)
+    e = rng.standard_normal((5, 3))
+    for labels in ([2, 2, 2, 2, 2], [0, 1, 2, 3, 4]):
+        for reduction in REDUCTIONS:
+            loss, grad = fastloss.circle_loss_and_grad(e, labels, reduction=reduction)
+            assert not np.any(loss) and not grad.any()
+    # one row alone in its class: no positives, not counted by "mean"
+    labels = [0, 0, 1, 1, 2]
+    rows = fastloss.circle_loss(e, labels, reduction="none")
+    assert rows[4] == 0.0 and (rows[:4] > 0).all()
+    assert fastloss.circle_loss(e, labels) == pytest.approx(rows[:4].mean(), 1e-14)
+
+
+def test_circle_extremes():
+    """A large gamma stays finite (max-subtracted logsumexps, stable softplus);
+    a NaN embedding makes the rows that see it NaN; empty batches give 0."""
+    rng = np.random.default_rng(59)
+    e, labels, _ = circle_case(rng, 8, 4, np.float64)
+    for gamma in (1e4, 1e8):
+        loss, grad = fastloss.circle_loss_and_grad(e, labels, gamma=gamma)
+        assert np.isfinite(loss) and np.isfinite(grad).all()
+        check_circle(loss, grad, e, labels, {"gamma": gamma})
+    e[0, 0] = np.nan
+    rows = fastloss.circle_loss(e, labels, reduction="none")
+    assert np.isnan(rows[0])
+    loss, grad = fastloss.circle_loss_and_grad(np.zeros((0, 3)), [])
+    assert loss == 0.0 and grad.shape == (0, 3)
+
+
+def test_circle_bad_input():
+    e = np.ones((4, 3))
+    y = [0, 0, 1, 1]
+    bad = [
+        ((np.ones(4), y), {}, ValueError, "embeddings must be 2-D"),
+        ((np.ones((4, 3, 1)), y), {}, ValueError, "embeddings must be 2-D"),
+        ((np.ones((4, 0)), y), {}, ValueError, "at least one feature"),
+        ((e, [0, 1, 2]), {}, ValueError, "labels must have shape"),
+        ((e, [0.5, 0, 1, 1]), {}, ValueError, "labels must be integers"),
+        ((e, ["a", "b", "c", "d"]), {}, TypeError, "labels must be an integer"),
+        ((e, y), {"gamma": -1.0}, ValueError, "gamma"),
+        ((e, y), {"margin": np.inf}, ValueError, "margin"),
+        ((e, y), {"remove_diagonal": 1}, TypeError, "remove_diagonal"),
+        ((e, y), {"reduction": "avg"}, ValueError, "reduction"),
+        ((e, y), {"sample_weight": np.ones(3)}, ValueError, "sample_weight"),
+        (("x", y), {}, TypeError, "embeddings"),
+    ]
+    for args, kw, exc, match in bad:
+        for fn in (fastloss.circle_loss, fastloss.circle_loss_and_grad):
+            with pytest.raises(exc, match=match):
+                fn(*args, **kw)
+    for out, exc, match in [
+        (np.ones((4, 2)), ValueError, "out must have shape"),
+        (np.ones((4, 3), np.float32), ValueError, "out must have dtype"),
+        (read_only(e), ValueError, "read-only"),
+    ]:
+        with pytest.raises(exc, match=match):
+            fastloss.circle_loss_and_grad(e, y, out=out)
+    with pytest.raises(ValueError, match="gamma"):
+        fl.Circle(gamma=-2.0)
+    with pytest.raises(TypeError, match="remove_diagonal"):
+        fl.Circle(remove_diagonal="yes")
+
+
+@pytest.mark.parametrize(
+    "reduction", ["sum_over_batch_size", "sum", None, "mean_with_sample_weight"]
+)
+@pytest.mark.parametrize("options", CIRCLE_OPTIONS[:3], ids=str)
+def test_circle_against_keras(options, reduction):
+    keras = _keras()
+    rng = np.random.default_rng(61)
+    e, labels, _ = circle_case(rng, 12, 5, np.float32, classes=4)
+    labels[-1] = 9  # a row with no positive: Keras masks it out of its means
+    ours = fl.Circle(reduction=reduction, **options)
+    theirs = keras.losses.Circle(reduction=reduction, **options)
+    for sw in (None, rng.uniform(0.0, 2.0, 12).astype(np.float32)):
+        want = np.asarray(theirs(labels, e, sample_weight=sw))
+        got, grad = ours.loss_and_grad(labels, e, sample_weight=sw)
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+        if keras.backend.backend() == "jax":
+            import jax
+
+            def f(p, sw=sw):
+                return theirs(labels, p, sample_weight=sw).sum()
+
+            kgrad = np.asarray(jax.grad(f)(e))
+            scale = np.abs(kgrad).max()
+            np.testing.assert_allclose(grad, kgrad, rtol=1e-4, atol=1e-5 * scale)
+    want_rows = np.asarray(keras.losses.circle(labels, e, **options))
+    got_rows = fastloss.circle_loss(e, labels, reduction="none", **options)
+    np.testing.assert_allclose(got_rows, want_rows, rtol=1e-5, atol=1e-5)

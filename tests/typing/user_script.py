@@ -114,6 +114,8 @@ as_float(fastloss.dice_loss(probs, labels, sample_weight=2.0))
 step(fastloss.dice_loss_and_grad(probs, labels, epsilon=0.0))
 as_float(fastloss.tversky_loss(probs, labels, alpha=0.7, beta=0.3))
 step(fastloss.tversky_loss_and_grad(probs, labels, out=np.empty_like(probs)))
+as_float(fastloss.circle_loss(anchor, [0, 0, 1, 1], gamma=2.0, margin=0.25))
+step(fastloss.circle_loss_and_grad(anchor, np.array([0, 1, 0, 1]), reduction="sum"))
 
 # ---- Keras-named classes and get_loss ----------------------------------------------
 probs_2d = np.full((4, 3), 1.0 / 3.0)
@@ -132,9 +134,10 @@ keras_losses: list[losses.Loss] = [
     losses.CosineSimilarity(axis=-1),
     losses.Dice(axis=-1),
     losses.Tversky(alpha=0.7, beta=0.3, axis=(1,)),
+    losses.Circle(gamma=2.0, remove_diagonal=False),
 ]
 for loss_obj in keras_losses:
-    sparse = isinstance(loss_obj, losses.SparseCategoricalCrossentropy)
+    sparse = isinstance(loss_obj, (losses.SparseCategoricalCrossentropy, losses.Circle))
     y_true = target if sparse else onehot
     y_pred = probs_2d if isinstance(loss_obj, losses.KLDivergence) else logits
     as_float(loss_obj(y_true, y_pred, sample_weight=np.ones(4)))
