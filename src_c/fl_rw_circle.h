@@ -19,53 +19,67 @@
  * All in float64 whatever the dtype; the logsumexps subtract their maximum, the
  * softplus and sigmoid are the stable forms, and every exp argument is <= 0. */
 
-/* One entry's weighted distances and their derivatives by s. */
+/* One entry's weighted distances and their derivatives by s (branch-free, so the
+ * row loops vectorise). */
 FL_INLINE void FL_FN(circle_entry)(double s, double gamma, double m, double *wp,
                                    double *wn, double *dwp, double *dwn)
 {
     const double u = 1.0 - s, d = u > 0.0 ? u : 0.0, dds = u > 0.0 ? -1.0 : 0.0;
     const double ap = m + d, an = (1.0 + m) - d;
-    if (s != s) { /* max(NaN, 0) is NaN in Keras too: the row's loss is NaN */
-        *wp = *wn = *dwp = *dwn = s;
-        return;
-    }
     *wp = -gamma * (ap > 0.0 ? ap : 0.0) * (m - d);
     *wn = gamma * (an > 0.0 ? an : 0.0) * ((1.0 - m) - d);
     *dwp = ap > 0.0 ? 2.0 * gamma * d * dds : 0.0;
     *dwn = an > 0.0 ? 2.0 * gamma * (d - 1.0) * dds : 0.0;
 }
 
-/* One row: returns sample_weight * l_i, writes the gradient row d l / d S_i. */
+/* One row: returns sample_weight * l_i, writes the gradient row d l / d S_i. Three
+ * vectorised sweeps over the row (maxima, sums, gradient), one exp an entry in the
+ * last two: an entry is a positive, a negative or neither (the diagonal when
+ * removed), so it takes the shift and derivative of its class. */
 FL_INLINE double FL_FN(circle_row)(const FL_FN(rw_ctx) * cx, int64_t i)
 {
     const int64_t c = cx->c, yi = cx->y[i];
     const int64_t *y = cx->y;
+    const int64_t di = cx->cdiag ? i : -1; /* the diagonal, when removed */
     const FL_T *s = cx->x + i * c;
     const double gamma = cx->cgamma, m = cx->cmargin;
     const double swi = cx->sw ? (double)cx->sw[i] : 1.0;
     const double ninf = -(double)INFINITY;
     double mp = ninf, mn = ninf, sp = 0.0, sn = 0.0, lp, ln, z, loss, sig;
-    int64_t j;
+    int64_t j, nan = 0;
+#pragma omp simd reduction(max : mp, mn) reduction(+ : nan)
     for (j = 0; j < c; j++) {
-        const int pos = y[j] == yi && !(cx->cdiag && j == i), neg = y[j] != yi;
+        const double sj = (double)s[j];
+        const int same = y[j] == yi, pos = same && j != di;
         double wp, wn, dwp, dwn;
-        FL_FN(circle_entry)((double)s[j], gamma, m, &wp, &wn, &dwp, &dwn);
-        /* a NaN similarity makes the row NaN (through its sum below) */
-        mp = pos && (wp > mp || wp != wp) ? wp : mp;
-        mn = neg && (wn > mn || wn != wn) ? wn : mn;
+        FL_FN(circle_entry)(sj, gamma, m, &wp, &wn, &dwp, &dwn);
+        nan += sj != sj;
+        wp = pos ? wp : ninf;
+        wn = same ? ninf : wn;
+        mp = wp > mp ? wp : mp;
+        mn = wn > mn ? wn : mn;
     }
-    if (mp == ninf || mn == ninf) {
+    if (nan) { /* max(NaN, 0) is NaN in Keras too: the row is NaN */
+        if (cx->g)
+            for (j = 0; j < c; j++)
+                cx->g[i * c + j] = (FL_T)NAN;
+        return (double)NAN;
+    }
+    if (mp == ninf || mn == ninf) { /* no positive or no negative: l_i = 0 */
         if (cx->g)
             for (j = 0; j < c; j++)
                 cx->g[i * c + j] = 0;
         return 0.0;
     }
+#pragma omp simd reduction(+ : sp, sn)
     for (j = 0; j < c; j++) {
-        const int pos = y[j] == yi && !(cx->cdiag && j == i), neg = y[j] != yi;
-        double wp, wn, dwp, dwn;
+        const int same = y[j] == yi, pos = same && j != di;
+        double wp, wn, dwp, dwn, e;
         FL_FN(circle_entry)((double)s[j], gamma, m, &wp, &wn, &dwp, &dwn);
-        sp += pos ? FL_DEXP(wp - mp) : 0.0;
-        sn += neg ? FL_DEXP(wn - mn) : 0.0;
+        /* <= 0 for its class; -inf (exp 0) for the removed diagonal */
+        e = FL_DEXP(pos ? wp - mp : same ? ninf : wn - mn);
+        sp += pos ? e : 0.0;
+        sn += same ? 0.0 : e;
     }
     lp = mp + FL_DLOG(sp);
     ln = mn + FL_DLOG(sn);
@@ -79,15 +93,14 @@ FL_INLINE double FL_FN(circle_row)(const FL_FN(rw_ctx) * cx, int64_t i)
     if (cx->g) {
         const double f = FL_FN(sm_row_scale)(cx->den, swi) * sig;
         FL_T *g = cx->g + i * c;
+#pragma omp simd
         for (j = 0; j < c; j++) {
-            const int pos = y[j] == yi && !(cx->cdiag && j == i), neg = y[j] != yi;
-            double wp, wn, dwp, dwn, v = 0.0;
+            const int same = y[j] == yi, pos = same && j != di;
+            double wp, wn, dwp, dwn, e;
             FL_FN(circle_entry)((double)s[j], gamma, m, &wp, &wn, &dwp, &dwn);
-            if (pos)
-                v = FL_DEXP(wp - lp) * dwp;
-            else if (neg)
-                v = FL_DEXP(wn - ln) * dwn;
-            g[j] = (FL_T)(f * v); /* s[j] was read above: g may be s */
+            e = FL_DEXP(pos ? wp - lp : same ? ninf : wn - ln);
+            /* s[j] was read above: g may be s */
+            g[j] = (FL_T)(f * e * (pos ? dwp : same ? 0.0 : dwn));
         }
     }
     return swi * loss;
