@@ -294,6 +294,45 @@ def _elementwise(name, extra_kw):
     return build
 
 
+def _pair(name, extra_kw):
+    def build(rng):
+        f, g = getattr(fastloss, name), getattr(fastloss, name + "_and_grad")
+        x, t, sw = rng.random((N, C)), rng.random((N, C)), rng.random(N)
+        kw = {"sample_weight": sw, **extra_kw}
+        forward = [
+            lambda: f(x, t),
+            lambda: f(x.astype(np.float32), t, reduction="none", n_threads=2),
+            lambda: f(x, t, reduction="sum", **kw),
+            _raises(f, x, t[:-1]),
+            _raises(f, x, t, epsilon=-1.0),
+        ]
+        grad = [
+            *_grad_calls(g, (x, t), kw),
+            _raises(g, x, t, out=t),  # out overlapping the target
+        ]
+        return forward, grad, [x, t, sw]
+
+    return build
+
+
+def _circle(rng):
+    f, g = fastloss.circle_loss, fastloss.circle_loss_and_grad
+    e, sw = rng.standard_normal((N, C)), rng.random(N)
+    y = rng.integers(0, 3, N)
+    forward = [
+        lambda: f(e, y),
+        lambda: f(e.astype(np.float32), y, reduction="none", n_threads=2),
+        lambda: f(e, y, reduction="sum", sample_weight=sw, remove_diagonal=False),
+        _raises(f, e, y[:-1]),
+        _raises(f, e, y, gamma=-1.0),
+    ]
+    grad = [
+        *_grad_calls(g, (e, y), {"sample_weight": sw, "gamma": 2.0}),
+        _raises(g, e, y, out=np.empty((N, C), np.float32)),
+    ]
+    return forward, grad, [e, y, sw]
+
+
 def _linear_ce(rng):
     f = fastloss.linear_cross_entropy
     g = fastloss.linear_cross_entropy_and_grad
@@ -352,6 +391,10 @@ CASES = {
     "sigmoid_focal_loss": _elementwise("sigmoid_focal_loss", {"alpha": None}),
     "linear_cross_entropy": _linear_ce,
     "cross_entropy_normalizer": _normalizer,
+    "cosine_similarity_loss": _pair("cosine_similarity_loss", {"epsilon": 1e-3}),
+    "dice_loss": _pair("dice_loss", {}),
+    "tversky_loss": _pair("tversky_loss", {"alpha": 0.7, "beta": 0.3}),
+    "circle_loss": _circle,
 }
 
 
