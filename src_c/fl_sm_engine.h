@@ -17,11 +17,17 @@
 #define FL_NOINLINE static
 #endif
 
+#if FL_PATH_VBYTES == 32
+#include "fl_sm_avx2.h" /* the AVX2 path's hand-vectorised sweeps */
+#endif
+
 /* Sweep 1 over [0, len): the maximum (NaN is never picked; a NaN row turns into NaN
  * through exp in sweep 2). */
 FL_INLINE FL_T FL_FN(sm_max)(const FL_T *x, int64_t len)
 {
-#if defined(__clang__)
+#if FL_PATH_VBYTES == 32
+    return FL_FN(sm_max_avx2)(x, len);
+#elif defined(__clang__)
     /* clang starts each lane of an `omp simd reduction(max)` at the lowest finite
      * value instead of -inf, which made an all -inf row's maximum finite (and its
      * loss finite): keep the lanes by hand, starting at -inf. */

@@ -74,6 +74,11 @@ FL_INLINE void FL_FN(sum_body)(const FL_T *x, const FL_T *p, const FL_T *w, FL_T
                                double *sums)
 {
     if (mode == FL_MODE_HARD) {
+#if FL_PATH_VBYTES == 32
+        sums[0] += g ? FL_FN(sm_expsum_avx2)(x, g, len, m, 1)
+                     : FL_FN(sm_expsum_avx2)(x, g, len, m, 0);
+        return;
+#endif
         if (g)
             FL_FN(sum_loop)(x, p, w, g, len, m, pa, pb, FL_MODE_HARD, 1, 0, sums);
         else
@@ -682,9 +687,25 @@ int FL_FN(fl_sce_run)(fl_sce_args *args, int n_threads)
 
 void FL_FN(fl_vexp)(const FL_T *x, FL_T *out, int64_t n)
 {
-    int64_t k;
+    int64_t k = 0, k0;
+#if FL_PATH_VBYTES == 32
+    /* the softmax sweeps' exp (fl_sm_avx2.h) where a whole vector is <= 0 or NaN,
+     * which is all the kernels give it; FL_EXP elsewhere */
+    const int nv = 32 / (int)sizeof(FL_T);
+    for (; k + nv <= n; k += nv) {
+        int j, pos = 0;
+        for (j = 0; j < nv; j++)
+            pos |= x[k + j] > 0;
+        if (pos)
+            for (j = 0; j < nv; j++)
+                out[k + j] = FL_EXP(x[k + j]);
+        else
+            FL_FN(sm_vstore_exp)(x + k, out + k);
+    }
+#endif
+    k0 = k;
 #pragma omp simd
-    for (k = 0; k < n; k++)
+    for (k = k0; k < n; k++)
         out[k] = FL_EXP(x[k]);
 }
 
