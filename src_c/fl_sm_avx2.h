@@ -32,6 +32,8 @@
 #define FL_SM_W 8 /* lanes */
 typedef __m256 FL_FN(smv);
 #define FL_SMV_LOADU _mm256_loadu_ps
+#define FL_SMV_LOAD _mm256_load_ps
+#define FL_SMV_STORE _mm256_store_ps
 #define FL_SMV_STOREU _mm256_storeu_ps
 #define FL_SMV_SET1 _mm256_set1_ps
 #define FL_SMV_ZERO _mm256_setzero_ps
@@ -47,6 +49,8 @@ typedef __m256 FL_FN(smv);
 #define FL_SM_W 4
 typedef __m256d FL_FN(smv);
 #define FL_SMV_LOADU _mm256_loadu_pd
+#define FL_SMV_LOAD _mm256_load_pd
+#define FL_SMV_STORE _mm256_store_pd
 #define FL_SMV_STOREU _mm256_storeu_pd
 #define FL_SMV_SET1 _mm256_set1_pd
 #define FL_SMV_ZERO _mm256_setzero_pd
@@ -250,8 +254,170 @@ FL_INLINE double FL_FN(sm_expsum_avx2)(const FL_T *x, FL_T *g, int64_t len, FL_T
     return FL_FN(sm_vsum)(a) + FL_FN(sm_vsum_d)(_mm256_add_pd(d0, d1));
 }
 
+/* ---- tiles of short rows, one row per lane (CE's tiny_rows) ----------------------
+ * A W x W block transposed in registers (its own inverse): unpacks, then shuffles
+ * (float), then 128-bit lane swaps. */
+FL_INLINE void FL_FN(sm_tr)(FL_FN(smv) *v)
+{
+#if !FL_F64
+    __m256 t[8], u[8];
+    int j;
+    for (j = 0; j < 8; j += 2) {
+        t[j] = _mm256_unpacklo_ps(v[j], v[j + 1]);
+        t[j + 1] = _mm256_unpackhi_ps(v[j], v[j + 1]);
+    }
+    for (j = 0; j < 8; j += 4) {
+        u[j] = _mm256_shuffle_ps(t[j], t[j + 2], 0x44);
+        u[j + 1] = _mm256_shuffle_ps(t[j], t[j + 2], 0xEE);
+        u[j + 2] = _mm256_shuffle_ps(t[j + 1], t[j + 3], 0x44);
+        u[j + 3] = _mm256_shuffle_ps(t[j + 1], t[j + 3], 0xEE);
+    }
+    for (j = 0; j < 4; j++) {
+        v[j] = _mm256_permute2f128_ps(u[j], u[j + 4], 0x20);
+        v[j + 4] = _mm256_permute2f128_ps(u[j], u[j + 4], 0x31);
+    }
+#else
+    const __m256d t0 = _mm256_unpacklo_pd(v[0], v[1]), t1 = _mm256_unpackhi_pd(v[0], v[1]);
+    const __m256d t2 = _mm256_unpacklo_pd(v[2], v[3]), t3 = _mm256_unpackhi_pd(v[2], v[3]);
+    v[0] = _mm256_permute2f128_pd(t0, t2, 0x20);
+    v[1] = _mm256_permute2f128_pd(t1, t3, 0x20);
+    v[2] = _mm256_permute2f128_pd(t0, t2, 0x31);
+    v[3] = _mm256_permute2f128_pd(t1, t3, 0x31);
+#endif
+}
+
+/* t[k * ld + r] = x[r c + k] for rows r < nr (< lanes, a multiple of W), k < c;
+ * the other lanes get 0, and rows k in [c, W-block end) of t get unspecified
+ * values. A row's W entries are one plain load where they stay inside the nr rows,
+ * else a masked load (masked-off entries are not accessed). t is 32-byte aligned
+ * and ld a multiple of W. */
+FL_INLINE void FL_FN(sm_tile_load)(FL_T *t, int64_t ld, const FL_T *x, int64_t c,
+                                   int nr, int lanes)
+{
+    FL_FN(smv) v[FL_SM_W];
+    const int64_t end = (int64_t)nr * c;
+    int64_t j0;
+    int r, h;
+    for (h = 0; h < lanes; h += FL_SM_W)
+        for (j0 = 0; j0 < c; j0 += FL_SM_W) {
+            const __m256i mk =
+                c - j0 >= FL_SM_W ? _mm256_set1_epi32(-1) : FL_FN(sm_vmask)(c - j0);
+            for (r = 0; r < FL_SM_W; r++) {
+                const int64_t at = (int64_t)(h + r) * c + j0;
+                if (h + r >= nr)
+                    v[r] = FL_SMV_ZERO();
+                else if (at + FL_SM_W <= end)
+                    v[r] = FL_SMV_LOADU(x + at);
+                else
+                    v[r] = FL_SMV_MASKLOAD(x + at, mk);
+            }
+            FL_FN(sm_tr)(v);
+            for (r = 0; r < FL_SM_W; r++)
+                FL_SMV_STORE(t + (j0 + r) * ld + h, v[r]);
+        }
+}
+
+/* g[r c + k] = t[k * ld + r] for rows r < nr, k < c (reads rows of t up to the
+ * W-block end); writes nothing else in the end. Masked stores cost ~20 cycles each
+ * on Zen 3, so a row's last partial vector is a whole store that spills into the
+ * next row's first entries, which are written after it (the last blocks first, then
+ * the others, rows in order): only a store that would pass the group's last row is
+ * masked. */
+FL_INLINE void FL_FN(sm_tile_store)(FL_T *g, const FL_T *t, int64_t ld, int64_t c,
+                                    int nr)
+{
+    FL_FN(smv) v[FL_SM_W];
+    const int64_t jl = (c - 1) / FL_SM_W * FL_SM_W; /* the last block */
+    const __m256i mk = FL_FN(sm_vmask)(c - jl);     /* its entries of a row */
+    const int64_t end = (int64_t)nr * c;
+    int64_t j0, jb;
+    int r, h;
+    for (h = 0; h < nr; h += FL_SM_W)
+        for (jb = 0; jb <= jl; jb += FL_SM_W) {
+            j0 = jb == 0 ? jl : jb - FL_SM_W; /* jl, 0, W, ..., jl - W */
+            for (r = 0; r < FL_SM_W; r++)
+                v[r] = FL_SMV_LOAD(t + (j0 + r) * ld + h);
+            FL_FN(sm_tr)(v);
+            for (r = 0; r < FL_SM_W && h + r < nr; r++) {
+                FL_T *at = g + (int64_t)(h + r) * c + j0;
+                if (j0 == jl && (h + r) * c + jl + FL_SM_W > end)
+                    FL_SMV_MASKSTORE(at, mk, v[r]);
+                else
+                    FL_SMV_STOREU(at, v[r]);
+            }
+        }
+}
+
+/* mx[r] = max_k t[k * ld + r] (NaN never picked) for the lanes < lanes. */
+FL_INLINE void FL_FN(sm_tile_max)(const FL_T *t, int64_t ld, int64_t c, int lanes,
+                                  FL_T *mx)
+{
+    int64_t k;
+    int h;
+    for (h = 0; h < lanes; h += FL_SM_W) {
+        FL_FN(smv) m = FL_SMV_SET1(-(FL_T)INFINITY);
+        for (k = 0; k < c; k++)
+            m = FL_SMV_MAX(FL_SMV_LOAD(t + k * ld + h), m);
+        FL_SMV_STORE(mx + h, m);
+    }
+}
+
+/* t[k * ld + r] = e = exp(t[k * ld + r] - mx[r]) and s[r] = sum_k e in float64
+ * (float: blocks of 16 entries summed in the dtype first, as sm_expsum_avx2). */
+FL_INLINE void FL_FN(sm_tile_expsum)(FL_T *t, int64_t ld, int64_t c, int lanes,
+                                     const FL_T *mx, double *s)
+{
+    int64_t k, kb;
+    int h;
+    for (h = 0; h < lanes; h += FL_SM_W) {
+        const FL_FN(smv) vm = FL_SMV_LOAD(mx + h);
+#if !FL_F64
+        __m256d d0 = _mm256_setzero_pd(), d1 = d0;
+        for (k = 0; k < c; k = kb) {
+            __m256 a = _mm256_setzero_ps();
+            kb = k + 16 < c ? k + 16 : c;
+            for (; k < kb; k++) {
+                const __m256 e =
+                    FL_FN(sm_vexp)(_mm256_sub_ps(_mm256_load_ps(t + k * ld + h), vm));
+                _mm256_store_ps(t + k * ld + h, e);
+                a = _mm256_add_ps(a, e);
+            }
+            d0 = _mm256_add_pd(d0, _mm256_cvtps_pd(_mm256_castps256_ps128(a)));
+            d1 = _mm256_add_pd(d1, _mm256_cvtps_pd(_mm256_extractf128_ps(a, 1)));
+        }
+        _mm256_store_pd(s + h, d0);
+        _mm256_store_pd(s + h + 4, d1);
+#else
+        __m256d a = _mm256_setzero_pd();
+        (void)kb;
+        for (k = 0; k < c; k++) {
+            const __m256d e =
+                FL_FN(sm_vexp)(_mm256_sub_pd(_mm256_load_pd(t + k * ld + h), vm));
+            _mm256_store_pd(t + k * ld + h, e);
+            a = _mm256_add_pd(a, e);
+        }
+        _mm256_store_pd(s + h, a);
+#endif
+    }
+}
+
+/* t[k * ld + r] *= a[r] for k < c and the lanes < lanes. */
+FL_INLINE void FL_FN(sm_tile_scale)(FL_T *t, int64_t ld, int64_t c, int lanes,
+                                    const FL_T *a)
+{
+    int64_t k;
+    int h;
+    for (h = 0; h < lanes; h += FL_SM_W) {
+        const FL_FN(smv) va = FL_SMV_LOAD(a + h);
+        for (k = 0; k < c; k++)
+            FL_SMV_STORE(t + k * ld + h, FL_SMV_MUL(va, FL_SMV_LOAD(t + k * ld + h)));
+    }
+}
+
 #undef FL_SM_W
 #undef FL_SMV_LOADU
+#undef FL_SMV_LOAD
+#undef FL_SMV_STORE
 #undef FL_SMV_STOREU
 #undef FL_SMV_SET1
 #undef FL_SMV_ZERO

@@ -470,6 +470,18 @@ FL_INLINE void FL_FN(tiny_store)(FL_T *g, FL_T (*t)[FL_TINY_LANES], int64_t c, i
             }
         }
 }
+#elif FL_PATH_VBYTES == 32
+/* AVX2: W x W blocks transposed in registers (fl_sm_avx2.h). */
+FL_INLINE void FL_FN(tiny_load)(FL_T (*t)[FL_TINY_LANES], const FL_T *x, int64_t c,
+                                int nr)
+{
+    FL_FN(sm_tile_load)(&t[0][0], FL_TINY_LANES, x, c, nr, FL_TINY_LANES);
+}
+
+FL_INLINE void FL_FN(tiny_store)(FL_T *g, FL_T (*t)[FL_TINY_LANES], int64_t c, int nr)
+{
+    FL_FN(sm_tile_store)(g, &t[0][0], FL_TINY_LANES, c, nr);
+}
 #else
 /* t[k][r] = x[r c + k] for rows r < nr, 0 in the other lanes. */
 FL_INLINE void FL_FN(tiny_load)(FL_T (*t)[FL_TINY_LANES], const FL_T *x, int64_t c,
@@ -509,6 +521,9 @@ FL_NOINLINE double FL_FN(tiny_rows)(const FL_FN(fl_ctx) * cx, int64_t i0, int64_
      * no loss (int: 64-bit integer compares do not vectorise on SSE2). */
     FL_T mx[FL_TINY_LANES] FL_ALIGN64, xy[FL_TINY_LANES] FL_ALIGN64;
     FL_T al[FL_TINY_LANES] FL_ALIGN64, gm[FL_TINY_LANES] FL_ALIGN64;
+#if FL_PATH_VBYTES == 32
+    FL_T sc[FL_TINY_LANES] FL_ALIGN64; /* the gradient's scale per lane */
+#endif
     double s[FL_TINY_LANES] FL_ALIGN64, li[FL_TINY_LANES] FL_ALIGN64;
     double sw[FL_TINY_LANES] FL_ALIGN64, rs[FL_TINY_LANES] FL_ALIGN64;
     double wy[FL_TINY_LANES] FL_ALIGN64, da[FL_TINY_LANES] FL_ALIGN64;
@@ -550,6 +565,14 @@ FL_NOINLINE double FL_FN(tiny_rows)(const FL_FN(fl_ctx) * cx, int64_t i0, int64_
             for (r = 0; r < FL_TINY_LANES; r++)
                 rs[r] = FL_FN(sm_row_scale)(cx->den, sw[r]);
         }
+#if FL_PATH_VBYTES == 32
+        /* AVX2: the tile's sweeps by hand (fl_sm_avx2.h); the target logit read
+         * from the tile */
+        FL_FN(sm_tile_max)(&t[0][0], FL_TINY_LANES, c, FL_TINY_LANES, mx);
+        for (r = 0; r < FL_TINY_LANES; r++)
+            xy[r] = yl[r] >= 0 ? t[yl[r]][r] : (FL_T)0;
+        FL_FN(sm_tile_expsum)(&t[0][0], FL_TINY_LANES, c, FL_TINY_LANES, mx, s);
+#else
         /* One row per lane: vector loops over the rows inside loops over the entries
          * (gcc does not vectorise an outer loop over two inner ones). */
 #pragma omp simd
@@ -574,6 +597,7 @@ FL_NOINLINE double FL_FN(tiny_rows)(const FL_FN(fl_ctx) * cx, int64_t i0, int64_
                 s[r] += (double)e;
             }
         }
+#endif
 #pragma omp simd
         for (r = 0; r < FL_TINY_LANES; r++) {
             const double loss = FL_FN(row_loss)(&lc, FL_MODE_HARD, mx[r], (double)xy[r],
@@ -587,6 +611,26 @@ FL_NOINLINE double FL_FN(tiny_rows)(const FL_FN(fl_ctx) * cx, int64_t i0, int64_
          * grad_body, an alpha that overflowed to +-inf keeps e = 0 entries at 0.
          * Rows with no loss get 0 whatever their logits. */
         if (cx->g) {
+#if FL_PATH_VBYTES == 32
+            /* The same, by lane where rare: rows with no loss and an infinite
+             * alpha here, scaled by 1 below; then g = alpha e in vectors, and
+             * gamma taken off each target. */
+            for (r = 0; r < nr; r++) {
+                const FL_T a = al[r];
+                sc[r] = a;
+                if (yl[r] < 0 || a == (FL_T)INFINITY || a == -(FL_T)INFINITY) {
+                    for (k = 0; k < c; k++)
+                        t[k][r] = yl[r] < 0 || t[k][r] == 0 ? (FL_T)0 : a * t[k][r];
+                    sc[r] = 1;
+                }
+            }
+            for (; r < FL_TINY_LANES; r++)
+                sc[r] = 0;
+            FL_FN(sm_tile_scale)(&t[0][0], FL_TINY_LANES, c, FL_TINY_LANES, sc);
+            for (r = 0; r < nr; r++)
+                if (yl[r] >= 0)
+                    t[yl[r]][r] -= gm[r];
+#else
             for (k = 0; k < c; k++) {
 #pragma omp simd
                 for (r = 0; r < FL_TINY_LANES; r++) {
@@ -598,6 +642,7 @@ FL_NOINLINE double FL_FN(tiny_rows)(const FL_FN(fl_ctx) * cx, int64_t i0, int64_
                     t[k][r] = yl[r] >= 0 ? v : (FL_T)0;
                 }
             }
+#endif
             FL_FN(tiny_store)(cx->g + i * c, t, c, nr);
         }
         for (r = 0; r < nr; r++) {
