@@ -117,6 +117,7 @@ FL_INLINE void FL_FN(exp_elem)(const FL_T *x, FL_T *g, int j, FL_T m, int skip,
     s[j] += add;
 }
 
+#if FL_PATH_VBYTES != 32 /* AVX2 sums focal rows in fl_sm_avx2.h */
 /* The tail of exp_sum: entries [0, rem), rem < FL_RW_LANES; e -> eb. */
 FL_NOINLINE void FL_FN(exp_tail)(const FL_T *x, FL_T *eb, int rem, FL_T m, int skip,
                                  double *s)
@@ -125,12 +126,26 @@ FL_NOINLINE void FL_FN(exp_tail)(const FL_T *x, FL_T *eb, int rem, FL_T m, int s
     for (j = 0; j < rem; j++)
         FL_FN(exp_elem)(x, eb, j, m, skip, s, 1);
 }
+#endif
 
 /* *acc += sum_{k != y} exp(x_k - m) over [0, len) (y may lie outside: nothing is
  * left out); e_k -> g when storing. */
 FL_INLINE void FL_FN(exp_sum)(const FL_T *x, FL_T *g, int64_t len, FL_T m, int64_t y,
                               double *acc, const int store)
 {
+#if FL_PATH_VBYTES == 32
+    /* AVX2: the engine's hand-vectorised exp-sum (fl_sm_avx2.h) on either side of
+     * the target, which is left out (its entry is stored as 0: sm_end writes it) */
+    if (y >= 0 && y < len) {
+        double left = FL_FN(sm_expsum_avx2)(x, g, y, m, store);
+        *acc += left + FL_FN(sm_expsum_avx2)(x + y + 1, store ? g + y + 1 : g,
+                                              len - y - 1, m, store);
+        if (store)
+            g[y] = 0;
+    } else {
+        *acc += FL_FN(sm_expsum_avx2)(x, g, len, m, store);
+    }
+#else
     double s[FL_RW_LANES] = {0.0};
     int64_t k0;
     int j;
@@ -149,6 +164,7 @@ FL_INLINE void FL_FN(exp_sum)(const FL_T *x, FL_T *g, int64_t len, FL_T m, int64
                 g[k0 + j] = eb[j];
     }
     *acc += FL_FN(lanes_total)(s);
+#endif
 }
 
 /* Entry j of a KL group: A = exp((s - m_s) / T) (-> g), B = exp((t - m_t) / T),
