@@ -188,6 +188,7 @@ FL_INLINE void FL_FN(kl_elem)(const FL_T *s, const FL_T *t, FL_T *g, int j, FL_T
     acc[j] += add;
 }
 
+#if FL_PATH_VBYTES != 32 /* AVX2: fl_sm_avx2.h */
 /* The tail of kl_sum (as exp_tail). */
 FL_NOINLINE void FL_FN(kl_tail)(const FL_T *s, const FL_T *t, FL_T *eb, int rem,
                                 FL_T ms, FL_T mt, FL_T it, double *sa, double *sb,
@@ -197,10 +198,14 @@ FL_NOINLINE void FL_FN(kl_tail)(const FL_T *s, const FL_T *t, FL_T *eb, int rem,
     for (j = 0; j < rem; j++)
         FL_FN(kl_elem)(s, t, eb, j, ms, mt, it, (double)ms, (double)mt, sa, sb, acc, 1);
 }
+#endif
 
 FL_INLINE void FL_FN(kl_sum)(const FL_T *s, const FL_T *t, FL_T *g, int64_t len,
                              FL_T ms, FL_T mt, FL_T it, double *part, const int store)
 {
+#if FL_PATH_VBYTES == 32
+    FL_FN(sm_klsum_avx2)(s, t, g, len, ms, mt, it, part, store); /* fl_sm_avx2.h */
+#else
     const double msd = (double)ms, mtd = (double)mt;
     double sa[FL_RW_LANES] = {0.0};
     double sb[FL_RW_LANES] = {0.0};
@@ -224,6 +229,7 @@ FL_INLINE void FL_FN(kl_sum)(const FL_T *s, const FL_T *t, FL_T *g, int64_t len,
     part[0] += FL_FN(lanes_total)(sa);
     part[1] += FL_FN(lanes_total)(sb);
     part[2] += FL_FN(lanes_total)(acc);
+#endif
 }
 
 /* Entry j of a KL group against probabilities: A = exp((s - m_s) / T) (-> g), p,
@@ -333,9 +339,13 @@ FL_INLINE void FL_FN(sm_sweep_grad)(const FL_FN(rw_ctx) * cx, const int kind,
             g[k] = ca * g[k];
     } else if (kind == FL_RW_KL_LOGITS) {
         const FL_T mt = r->m2, it = cx->it;
+#if FL_PATH_VBYTES == 32
+        FL_FN(sm_klgrad_avx2)(g, x2, len, mt, it, ca, cb); /* fl_sm_avx2.h */
+#else
 #pragma omp simd
         for (k = 0; k < len; k++)
             g[k] = ca * g[k] - cb * FL_EXP((x2[k] - mt) * it);
+#endif
     } else {
 #pragma omp simd
         for (k = 0; k < len; k++)

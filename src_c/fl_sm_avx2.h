@@ -430,6 +430,87 @@ FL_INLINE void FL_FN(sm_tile_scale)(FL_T *t, int64_t ld, int64_t c, int lanes,
     }
 }
 
+/* ---- KL with teacher logits (fl_rw_softmax.h's kl_sum and its sweep 3) ---------
+ * Sweep 2 over [0, len): A = exp((s - ms) it) -> g when `store`, B = exp((t - mt)
+ * it); part[0] += sum A, part[1] += sum B, part[2] += sum B ((t - mt) - (s - ms)),
+ * the differences in float64 and a term 0 where B == 0. Vector by vector into
+ * float64 vectors (the last one masked), lanes summed in a fixed order. */
+FL_INLINE void FL_FN(sm_klsum_avx2)(const FL_T *s, const FL_T *t, FL_T *g,
+                                    int64_t len, FL_T ms, FL_T mt, FL_T it,
+                                    double *part, const int store)
+{
+    const FL_FN(smv) vms = FL_SMV_SET1(ms), vmt = FL_SMV_SET1(mt), vit = FL_SMV_SET1(it);
+    const __m256d msd = _mm256_set1_pd((double)ms), mtd = _mm256_set1_pd((double)mt);
+    const __m256d zero = _mm256_setzero_pd();
+    __m256d da = zero, db = zero, dh = zero;
+    int64_t k;
+    for (k = 0; k < len; k += FL_SM_W) {
+        const int full = k + FL_SM_W <= len;
+        const __m256i mk = full ? _mm256_set1_epi32(-1) : FL_FN(sm_vmask)(len - k);
+        const FL_FN(smv) sv = full ? FL_SMV_LOADU(s + k) : FL_SMV_MASKLOAD(s + k, mk);
+        const FL_FN(smv) tv = full ? FL_SMV_LOADU(t + k) : FL_SMV_MASKLOAD(t + k, mk);
+        FL_FN(smv) ea = FL_FN(sm_vexp)(FL_SMV_MUL(FL_SMV_SUB(sv, vms), vit));
+        FL_FN(smv) eb = FL_FN(sm_vexp)(FL_SMV_MUL(FL_SMV_SUB(tv, vmt), vit));
+        int h;
+        if (!full) {
+            ea = FL_SMV_AND(ea, FL_SMV_CASTI(mk));
+            eb = FL_SMV_AND(eb, FL_SMV_CASTI(mk));
+        }
+        if (store) {
+            if (full)
+                FL_SMV_STOREU(g + k, ea);
+            else
+                FL_SMV_MASKSTORE(g + k, mk, ea);
+        }
+        for (h = 0; h < (FL_F64 ? 1 : 2); h++) {
+#if !FL_F64
+            const __m256d a = _mm256_cvtps_pd(h ? _mm256_extractf128_ps(ea, 1)
+                                                : _mm256_castps256_ps128(ea));
+            const __m256d b = _mm256_cvtps_pd(h ? _mm256_extractf128_ps(eb, 1)
+                                                : _mm256_castps256_ps128(eb));
+            const __m256d sd = _mm256_cvtps_pd(h ? _mm256_extractf128_ps(sv, 1)
+                                                 : _mm256_castps256_ps128(sv));
+            const __m256d td = _mm256_cvtps_pd(h ? _mm256_extractf128_ps(tv, 1)
+                                                 : _mm256_castps256_ps128(tv));
+#else
+            const __m256d a = ea, b = eb, sd = sv, td = tv;
+#endif
+            const __m256d dl = _mm256_sub_pd(_mm256_sub_pd(td, mtd), _mm256_sub_pd(sd, msd));
+            const __m256d term = _mm256_andnot_pd(_mm256_cmp_pd(b, zero, _CMP_EQ_OQ),
+                                                  _mm256_mul_pd(b, dl));
+            da = _mm256_add_pd(da, a);
+            db = _mm256_add_pd(db, b);
+            dh = _mm256_add_pd(dh, term);
+        }
+    }
+    part[0] += FL_FN(sm_vsum_d)(da);
+    part[1] += FL_FN(sm_vsum_d)(db);
+    part[2] += FL_FN(sm_vsum_d)(dh);
+}
+
+/* Sweep 3 over [0, len): g = ca g - cb exp((t - mt) it). */
+FL_INLINE void FL_FN(sm_klgrad_avx2)(FL_T *g, const FL_T *t, int64_t len, FL_T mt,
+                                     FL_T it, FL_T ca, FL_T cb)
+{
+    const FL_FN(smv) vmt = FL_SMV_SET1(mt), vit = FL_SMV_SET1(it);
+    const FL_FN(smv) vca = FL_SMV_SET1(ca), vcb = FL_SMV_SET1(cb);
+    int64_t k;
+    for (k = 0; k + FL_SM_W <= len; k += FL_SM_W) {
+        const FL_FN(smv) eb =
+            FL_FN(sm_vexp)(FL_SMV_MUL(FL_SMV_SUB(FL_SMV_LOADU(t + k), vmt), vit));
+        FL_SMV_STOREU(g + k, FL_SMV_SUB(FL_SMV_MUL(vca, FL_SMV_LOADU(g + k)),
+                                        FL_SMV_MUL(vcb, eb)));
+    }
+    if (k < len) {
+        const __m256i mk = FL_FN(sm_vmask)(len - k);
+        const FL_FN(smv) eb = FL_FN(sm_vexp)(
+            FL_SMV_MUL(FL_SMV_SUB(FL_SMV_MASKLOAD(t + k, mk), vmt), vit));
+        FL_SMV_MASKSTORE(g + k, mk,
+                         FL_SMV_SUB(FL_SMV_MUL(vca, FL_SMV_MASKLOAD(g + k, mk)),
+                                    FL_SMV_MUL(vcb, eb)));
+    }
+}
+
 #undef FL_SM_W
 #undef FL_SMV_LOADU
 #undef FL_SMV_LOAD
