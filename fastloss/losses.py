@@ -435,10 +435,14 @@ class Loss:
     # Whether y_true holds class indices (no class axis) rather than y_pred's shape.
     _sparse = False
 
+    # Whether `_call` moves `axis` last for `_run` (False: `_run` reduces over
+    # `self.axis` itself, which may be None or a tuple: the row-pair losses).
+    _moves_axis = True
+
     def _call(self, y_true, y_pred, sample_weight, want_grad):
         """`_run` over the last axis; another `axis` is moved there first (a copy of
         the inputs) and the gradient moved back, as Keras reduces over `axis`."""
-        axis = getattr(self, "axis", -1)
+        axis = getattr(self, "axis", -1) if self._moves_axis else -1
         if axis == -1:
             return self._run(y_true, y_pred, sample_weight, want_grad)
         x = np.asarray(y_pred)
@@ -1465,7 +1469,7 @@ class KLDivergence(Loss):
 # ---- the row-pair losses: CosineSimilarity, Dice, Tversky ---------------------------
 
 
-def _check_axis(axis):
+def _check_axes(axis):
     """Keras's `axis`: None, an int or a tuple/list of ints (range checked per call)."""
     items = () if axis is None else axis if isinstance(axis, (tuple, list)) else (axis,)
     for a in items:
@@ -1555,6 +1559,8 @@ class CosineSimilarity(Loss):
     0.0
     """
 
+    _moves_axis = False  # _run reduces over self.axis itself
+
     _keras_name = "cosine_similarity"
 
     def __init__(
@@ -1564,7 +1570,7 @@ class CosineSimilarity(Loss):
         name: str | None = None,
     ) -> None:
         super().__init__(reduction=reduction, name=name)
-        self.axis = _check_axis(axis)
+        self.axis = _check_axes(axis)
         if self.axis is None:
             raise TypeError("axis must be an int or a tuple of ints, got None")
 
@@ -1623,6 +1629,8 @@ class Dice(Loss):
     0.616438
     """
 
+    _moves_axis = False  # _run reduces over self.axis itself
+
     _keras_name = "dice"
 
     def __init__(
@@ -1632,7 +1640,7 @@ class Dice(Loss):
         axis: int | Sequence[int] | None = None,
     ) -> None:
         super().__init__(reduction=reduction, name=name)
-        self.axis = _check_axis(axis)
+        self.axis = _check_axes(axis)
 
     def _params(self):
         return {"axis": self.axis}
@@ -1680,6 +1688,8 @@ class Tversky(Loss):
     array([0.5     , 0.776536])
     """
 
+    _moves_axis = False  # _run reduces over self.axis itself
+
     _keras_name = "tversky"
 
     def __init__(
@@ -1693,7 +1703,7 @@ class Tversky(Loss):
         super().__init__(reduction=reduction, name=name)
         self.alpha = real_scalar(alpha, "alpha")
         self.beta = real_scalar(beta, "beta")
-        self.axis = _check_axis(axis)
+        self.axis = _check_axes(axis)
 
     def _params(self):
         return {"alpha": self.alpha, "beta": self.beta, "axis": self.axis}
