@@ -43,6 +43,7 @@ from ._linear_ce import linear_cross_entropy as linear_cross_entropy
 from ._linear_ce import (
     linear_cross_entropy_and_grad as linear_cross_entropy_and_grad,
 )
+from ._margin import *  # noqa: F403
 from ._normalizer import cross_entropy_normalizer
 from ._regression import *  # noqa: F403
 from ._rowwise import *  # noqa: F403

@@ -42,6 +42,10 @@ BCE_PROB = KINDS["BCE_PROB"]
 SIGMOID_FOCAL = KINDS["SIGMOID_FOCAL"]
 POISSON_LOG = KINDS["POISSON_LOG"]
 POISSON = KINDS["POISSON"]
+HINGE = KINDS["HINGE"]
+SQUARED_HINGE = KINDS["SQUARED_HINGE"]
+MSLE = KINDS["MSLE"]
+MAPE = KINDS["MAPE"]
 
 # The user-facing name of each parameter slot p[0..] a kind reads (fl_elementwise.h):
 # each must be 0 or a normal number of the compute dtype (docs/RELIABILITY.md).
@@ -52,6 +56,8 @@ PARAM_NAMES = {
     BCE_PROB: ("epsilon", "label_smoothing"),
     SIGMOID_FOCAL: ("alpha", "gamma"),
     POISSON: ("eps",),
+    MSLE: ("epsilon",),
+    MAPE: ("epsilon",),
 }
 
 COMMON_PARAMS_DOC = """\

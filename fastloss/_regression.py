@@ -1,5 +1,6 @@
-"""Regression losses: mse, l1, huber, smooth_l1, log_cosh and poisson, each with its
-fused ``*_and_grad`` twin (one kernel call for the loss and d loss / d pred)."""
+"""Regression losses: mse, l1, huber, smooth_l1, log_cosh, poisson, msle and mape,
+each with its fused ``*_and_grad`` twin (one kernel call for the loss and d loss /
+d pred)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from ._elementwise import (
     HUBER,
     L1,
     LOG_COSH,
+    MAPE,
     MSE,
+    MSLE,
     POISSON,
     POISSON_LOG,
     SMOOTH_L1,
@@ -26,8 +29,12 @@ __all__ = [
     "l1_loss_and_grad",
     "log_cosh_loss",
     "log_cosh_loss_and_grad",
+    "mape_loss",
+    "mape_loss_and_grad",
     "mse_loss",
     "mse_loss_and_grad",
+    "msle_loss",
+    "msle_loss_and_grad",
     "poisson_loss",
     "poisson_loss_and_grad",
     "smooth_l1_loss",
@@ -584,5 +591,198 @@ document(
     ...     [0.0, 1.0], [1.0, 2.0], reduction="sum")
     >>> grad  # exp(pred) - target
     array([0.        , 0.71828183])""",
+    grad=True,
+)
+
+
+# ---- msle and mape (Keras's) ---------------------------------------------------------
+
+# keras.backend.epsilon(), the clip of both losses in Keras
+_KERAS_EPSILON = 1e-7
+
+
+def _epsilon(epsilon):
+    return (real_scalar(epsilon, "epsilon", 0.0), 0.0, 0.0, 0.0)
+
+
+def msle_loss(
+    pred: npt.ArrayLike,
+    target: npt.ArrayLike,
+    *,
+    epsilon: float = _KERAS_EPSILON,
+    weight: npt.ArrayLike | None = None,
+    sample_weight: npt.ArrayLike | None = None,
+    reduction: str = "mean",
+    n_threads: int | None = None,
+) -> LossValue:
+    return _loss(
+        MSLE,
+        pred,
+        target,
+        _epsilon(epsilon),
+        weight,
+        sample_weight,
+        reduction,
+        n_threads,
+    )
+
+
+def msle_loss_and_grad(
+    pred: npt.ArrayLike,
+    target: npt.ArrayLike,
+    *,
+    epsilon: float = _KERAS_EPSILON,
+    weight: npt.ArrayLike | None = None,
+    sample_weight: npt.ArrayLike | None = None,
+    reduction: str = "mean",
+    n_threads: int | None = None,
+    out: FloatArray | None = None,
+) -> LossAndGrad:
+    return _loss_and_grad(
+        MSLE,
+        pred,
+        target,
+        _epsilon(epsilon),
+        weight,
+        sample_weight,
+        reduction,
+        n_threads,
+        out,
+    )
+
+
+_MSLE_PARAMS_DOC = """\
+    epsilon : float >= 0, default=1e-7
+        Predictions and targets below it are raised to it before the logs (Keras's
+        ``keras.backend.epsilon()``), so negative values cost a finite amount."""
+
+_MSLE_NOTES = f"""\
+    With ``u = max(pred, epsilon)`` and ``v = max(target, epsilon)``::
+
+        loss = (log1p(u) - log1p(v))**2
+        grad = 2 (log1p(u) - log1p(v)) / (1 + u)   where pred > epsilon, else 0
+
+    Keras 3's ``mean_squared_logarithmic_error`` (``keras.losses.MSLE``), which
+    averages over the last axis: the same "mean" as here. ``log1p`` where Keras
+    writes ``log(u + 1)``: the same function, without the rounding of ``u + 1``
+    that loses the digits of a small ``u``. PyTorch has no such loss. ``pred = inf``
+    gives ``inf`` with gradient 0 (the limit).
+
+{_NAN_NOTE}"""
+
+document(
+    msle_loss,
+    "Mean squared logarithmic error between predictions and targets.",
+    _PRED_DOC + "\n" + _MSLE_PARAMS_DOC,
+    _MSLE_NOTES,
+    """\
+    >>> import fastloss
+    >>> fastloss.msle_loss([0.0, 1.0, 3.0], [0.0, 3.0, 1.0], reduction="none")
+    array([0.        , 0.48045301, 0.48045301])""",
+)
+document(
+    msle_loss_and_grad,
+    "Mean squared logarithmic error and its gradient with respect to the predictions.",
+    _PRED_DOC + "\n" + _MSLE_PARAMS_DOC,
+    _MSLE_NOTES,
+    """\
+    >>> import fastloss
+    >>> loss, grad = fastloss.msle_loss_and_grad(
+    ...     [1.0, -5.0], [3.0, 3.0], reduction="sum")
+    >>> grad  # 2 log(2 / 4) / 2; 0 where pred was raised to epsilon
+    array([-0.69314718,  0.        ])""",
+    grad=True,
+)
+
+
+def mape_loss(
+    pred: npt.ArrayLike,
+    target: npt.ArrayLike,
+    *,
+    epsilon: float = _KERAS_EPSILON,
+    weight: npt.ArrayLike | None = None,
+    sample_weight: npt.ArrayLike | None = None,
+    reduction: str = "mean",
+    n_threads: int | None = None,
+) -> LossValue:
+    return _loss(
+        MAPE,
+        pred,
+        target,
+        _epsilon(epsilon),
+        weight,
+        sample_weight,
+        reduction,
+        n_threads,
+    )
+
+
+def mape_loss_and_grad(
+    pred: npt.ArrayLike,
+    target: npt.ArrayLike,
+    *,
+    epsilon: float = _KERAS_EPSILON,
+    weight: npt.ArrayLike | None = None,
+    sample_weight: npt.ArrayLike | None = None,
+    reduction: str = "mean",
+    n_threads: int | None = None,
+    out: FloatArray | None = None,
+) -> LossAndGrad:
+    return _loss_and_grad(
+        MAPE,
+        pred,
+        target,
+        _epsilon(epsilon),
+        weight,
+        sample_weight,
+        reduction,
+        n_threads,
+        out,
+    )
+
+
+_MAPE_PARAMS_DOC = """\
+    epsilon : float >= 0, default=1e-7
+        The smallest divisor: ``|target|`` below it is raised to it (Keras's
+        ``keras.backend.epsilon()``), so a target of 0 costs a finite amount. With
+        0, a target of 0 gives ``inf`` (or NaN where ``pred`` is 0 too)."""
+
+_MAPE_NOTES = f"""\
+    A percentage, as Keras 3's ``mean_absolute_percentage_error``
+    (``keras.losses.MAPE``), which averages over the last axis (the same "mean" as
+    here)::
+
+        loss = 100 |pred - target| / max(|target|, epsilon)
+        grad = 100 sign(pred - target) / max(|target|, epsilon)   (0 at pred = target)
+
+    ``sklearn.metrics.mean_absolute_percentage_error`` returns the fraction (this
+    over 100) with ``epsilon`` the float64 machine epsilon. PyTorch has no such
+    loss.
+
+{_NAN_NOTE}"""
+
+document(
+    mape_loss,
+    "Mean absolute percentage error between predictions and targets.",
+    _PRED_DOC + "\n" + _MAPE_PARAMS_DOC,
+    _MAPE_NOTES,
+    """\
+    >>> import fastloss
+    >>> round(fastloss.mape_loss([90.0, 210.0, 310.0], [100.0, 200.0, 300.0]), 6)
+    6.111111""",
+)
+document(
+    mape_loss_and_grad,
+    "Mean absolute percentage error and its gradient with respect to the predictions.",
+    _PRED_DOC + "\n" + _MAPE_PARAMS_DOC,
+    _MAPE_NOTES,
+    """\
+    >>> import fastloss
+    >>> loss, grad = fastloss.mape_loss_and_grad(
+    ...     [90.0, 4.0], [100.0, -2.0], reduction="sum")
+    >>> loss  # 10 + 300 (percent)
+    310.0
+    >>> grad  # 100 sign(pred - target) / |target|
+    array([-1., 50.])""",
     grad=True,
 )

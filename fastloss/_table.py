@@ -335,6 +335,42 @@ LOSSES: tuple[Loss, ...] = (
         "identity",
         why_not=_PAIRS,
     ),
+    Loss(
+        "hinge_loss",
+        "_margin",
+        "elementwise",
+        "HINGE",
+        ("pred", "target"),
+        "identity",
+        target="real",
+    ),
+    Loss(
+        "squared_hinge_loss",
+        "_margin",
+        "elementwise",
+        "SQUARED_HINGE",
+        ("pred", "target"),
+        "identity",
+        target="real",
+    ),
+    Loss(
+        "msle_loss",
+        "_regression",
+        "elementwise",
+        "MSLE",
+        ("pred", "target"),
+        "identity",
+        target="real",
+    ),
+    Loss(
+        "mape_loss",
+        "_regression",
+        "elementwise",
+        "MAPE",
+        ("pred", "target"),
+        "identity",
+        target="real",
+    ),
 )
 
 _NOT_LOGITS = "it compares probabilities, not logits with targets"
@@ -390,6 +426,27 @@ KERAS: tuple[KerasLoss, ...] = (
     KerasLoss("Dice", ("dice",), why_not=_NOT_PROBS),
     KerasLoss("Tversky", ("tversky",), why_not=_NOT_PROBS),
     KerasLoss("Circle", ("circle",), why_not=_PAIRS),
+    KerasLoss("Hinge", ("hinge",), "hinge_loss", "real"),
+    KerasLoss("SquaredHinge", ("squared_hinge",), "squared_hinge_loss", "real"),
+    KerasLoss(
+        "MeanSquaredLogarithmicError",
+        ("mean_squared_logarithmic_error", "msle", "MSLE"),
+        "msle_loss",
+        "real",
+    ),
+    KerasLoss(
+        "MeanAbsolutePercentageError",
+        ("mean_absolute_percentage_error", "mape", "MAPE"),
+        "mape_loss",
+        "real",
+    ),
+    KerasLoss(
+        "Poisson",
+        ("poisson",),
+        why_not="it takes rates, which a Dense output is not (no exp or softplus "
+        "output layer yet): use fastloss.poisson_loss_and_grad on log-rates in "
+        "your own loop",
+    ),
 )
 
 _BY_NAME = {row.name: row for row in LOSSES}

@@ -68,6 +68,11 @@ __all__ = [
     "MeanSquaredError",
     "SparseCategoricalCrossentropy",
     "Tversky",
+    "Hinge",
+    "MeanAbsolutePercentageError",
+    "MeanSquaredLogarithmicError",
+    "Poisson",
+    "SquaredHinge",
     "get_loss",
     # Keras's functional forms, their short aliases and get
     "BCE",
@@ -1464,6 +1469,183 @@ class KLDivergence(Loss):
             grad = np.where((p >= lo) & (p <= 1.0), -tc / q, 0.0)
             grad *= plan.row_weight(shape)
         return loss, _finish_grad(grad.astype(x.dtype), shape_in, res_dtype)
+
+
+class Hinge(Loss):
+    """Hinge loss, Keras's ``keras.losses.Hinge``.
+
+    ``l = mean(max(1 - y * y_pred, 0), axis=-1)`` per sample with labels ``y`` in
+    {-1, 1}, then the reduction. As in Keras, when every entry of ``y_true`` is 0 or
+    1 the labels are ``2 y_true - 1``; otherwise they are used as given. Fused
+    `fastloss.hinge_loss` kernel; the gradient is ``-y`` (over the elements per
+    sample) inside the margin and 0 outside it and on it.
+
+    Parameters
+    ----------
+    reduction : str or None, default="sum_over_batch_size"
+        See `Loss`.
+    name : str, default="hinge"
+
+    Examples
+    --------
+    >>> from fastloss.losses import Hinge
+    >>> y_true = [[0.0, 1.0], [0.0, 0.0]]  # 0/1 labels: -1/1
+    >>> y_pred = [[0.6, 0.4], [0.4, 0.6]]
+    >>> round(Hinge()(y_true, y_pred), 6)  # (1.6 + 0.6 + 1.4 + 1.6) / 4
+    1.3
+    >>> Hinge(reduction="sum").loss_and_grad([[1.0, -1.0]], [[0.5, -2.0]])
+    (0.25, array([[-0.5,  0. ]]))
+    """
+
+    _keras_name = "hinge"
+
+    def _run(self, y_true, y_pred, sample_weight, want_grad):
+        return self._elementwise("hinge_loss", y_true, y_pred, sample_weight, want_grad)
+
+
+class SquaredHinge(Loss):
+    """Squared hinge loss, Keras's ``keras.losses.SquaredHinge``.
+
+    ``l = mean(max(1 - y * y_pred, 0)**2, axis=-1)`` per sample with labels ``y``
+    in {-1, 1} (0/1 labels converted as in `Hinge`), then the reduction. Fused
+    `fastloss.squared_hinge_loss` kernel.
+
+    Parameters
+    ----------
+    reduction : str or None, default="sum_over_batch_size"
+        See `Loss`.
+    name : str, default="squared_hinge"
+
+    Examples
+    --------
+    >>> from fastloss.losses import SquaredHinge
+    >>> y_true = [[0.0, 1.0], [0.0, 0.0]]
+    >>> y_pred = [[0.6, 0.4], [0.4, 0.6]]
+    >>> round(SquaredHinge()(y_true, y_pred), 6)  # (2.56 + 0.36 + 1.96 + 2.56) / 4
+    1.86
+    """
+
+    _keras_name = "squared_hinge"
+
+    def _run(self, y_true, y_pred, sample_weight, want_grad):
+        return self._elementwise(
+            "squared_hinge_loss", y_true, y_pred, sample_weight, want_grad
+        )
+
+
+class MeanSquaredLogarithmicError(Loss):
+    """Mean squared logarithmic error, Keras's
+    ``keras.losses.MeanSquaredLogarithmicError``.
+
+    ``l = mean((log1p(max(y_pred, 1e-7)) - log1p(max(y_true, 1e-7)))**2, axis=-1)``
+    per sample, then the reduction. Fused `fastloss.msle_loss` kernel (``log1p``
+    where Keras writes ``log(x + 1)``: the same function, more accurate for small
+    values); the gradient is 0 where ``y_pred`` was raised to 1e-7.
+
+    Parameters
+    ----------
+    reduction : str or None, default="sum_over_batch_size"
+        See `Loss`.
+    name : str, default="mean_squared_logarithmic_error"
+
+    Examples
+    --------
+    >>> from fastloss.losses import MeanSquaredLogarithmicError
+    >>> y_true = [[0.0, 1.0], [0.0, 0.0]]
+    >>> y_pred = [[1.0, 1.0], [1.0, 0.0]]
+    >>> msle = MeanSquaredLogarithmicError()
+    >>> round(msle(y_true, y_pred), 6)  # 2 (log(2) - log1p(1e-7))**2 / 4
+    0.240226
+    """
+
+    _keras_name = "mean_squared_logarithmic_error"
+
+    def _run(self, y_true, y_pred, sample_weight, want_grad):
+        return self._elementwise(
+            "msle_loss", y_true, y_pred, sample_weight, want_grad, epsilon=EPSILON
+        )
+
+
+class MeanAbsolutePercentageError(Loss):
+    """Mean absolute percentage error, Keras's
+    ``keras.losses.MeanAbsolutePercentageError``.
+
+    ``l = 100 mean(|y_true - y_pred| / max(|y_true|, 1e-7), axis=-1)`` per sample
+    (a percentage), then the reduction. Fused `fastloss.mape_loss` kernel; the
+    gradient is ``100 sign(y_pred - y_true) / max(|y_true|, 1e-7)`` over the
+    elements per sample.
+
+    Parameters
+    ----------
+    reduction : str or None, default="sum_over_batch_size"
+        See `Loss`.
+    name : str, default="mean_absolute_percentage_error"
+
+    Examples
+    --------
+    Keras's example:
+
+    >>> from fastloss.losses import MeanAbsolutePercentageError
+    >>> y_true = [100.0, 200.0, 300.0]
+    >>> y_pred = [90.0, 210.0, 310.0]
+    >>> round(MeanAbsolutePercentageError()(y_true, y_pred), 6)
+    6.111111
+    """
+
+    _keras_name = "mean_absolute_percentage_error"
+
+    def _run(self, y_true, y_pred, sample_weight, want_grad):
+        return self._elementwise(
+            "mape_loss", y_true, y_pred, sample_weight, want_grad, epsilon=EPSILON
+        )
+
+
+class Poisson(Loss):
+    """Poisson loss of predicted rates, Keras's ``keras.losses.Poisson``.
+
+    ``l = mean(y_pred - y_true log(y_pred + 1e-7), axis=-1)`` per sample, then the
+    reduction: ``y_pred`` is the rate itself (Keras models end in an ``exponential``
+    or ``softplus`` activation for it). Fused `fastloss.poisson_loss` kernel with
+    ``log_input=False, eps=1e-7`` (Keras's ``keras.backend.epsilon()``); the
+    gradient is ``1 - y_true / (y_pred + 1e-7)``. It is PyTorch's
+    ``poisson_nll_loss(log_input=False, eps=1e-7, full=False)``, averaged over the
+    last axis (PyTorch's default ``eps`` is 1e-8).
+
+    Parameters
+    ----------
+    reduction : str or None, default="sum_over_batch_size"
+        See `Loss`.
+    name : str, default="poisson"
+
+    Notes
+    -----
+    A ``y_true`` of 0 drops its term outright: where ``y_pred + 1e-7 <= 0`` such
+    an element costs ``y_pred`` here and NaN (``0 * log`` of a non-positive
+    number) in Keras; elsewhere the two agree.
+
+    Examples
+    --------
+    >>> from fastloss.losses import Poisson
+    >>> y_true = [[0.0, 1.0], [0.0, 0.0]]
+    >>> y_pred = [[1.0, 1.0], [0.0, 0.0]]
+    >>> round(Poisson()(y_true, y_pred), 6)  # (1 + 1 - log(1 + 1e-7)) / 4
+    0.5
+    >>> Poisson(reduction="sum").loss_and_grad([[2.0]], [[4.0]])[1].round(6)
+    array([[0.5]])
+    """
+
+    _keras_name = "poisson"
+
+    def _run(self, y_true, y_pred, sample_weight, want_grad):
+        return self._elementwise(
+            "poisson_loss",
+            y_true,
+            y_pred,
+            sample_weight,
+            want_grad,
+            log_input=False,
+            eps=EPSILON,
+        )
 
 
 # ---- the row-pair losses: CosineSimilarity, Dice, Tversky ---------------------------

@@ -25,10 +25,15 @@
  *   BCE_PROB       p[0] clip epsilon, p[1] label smoothing
  *   SIGMOID_FOCAL  p[0] alpha (< 0: none), p[1] gamma
  *   POISSON_LOG    exp(x) - y x, x a log-rate
- *   POISSON        x - y log(x + p[0]), x a rate, p[0] eps */
+ *   POISSON        x - y log(x + p[0]), x a rate, p[0] eps
+ *   HINGE          max(1 - y' x, 0), y' = p[0] y + p[1] (fl_ew_keras.h)
+ *   SQUARED_HINGE  max(1 - y' x, 0)^2, y' as HINGE
+ *   MSLE           (log1p(max(x, p[0])) - log1p(max(y, p[0])))^2, p[0] eps
+ *   MAPE           100 |x - y| / max(|y|, p[0]), p[0] eps */
 #define FL_EW_PUBLIC_KINDS(X)                                                       \
     X(MSE) X(BCE_LOGITS) X(L1) X(HUBER) X(SMOOTH_L1) X(LOG_COSH) X(BCE_PROB)        \
-    X(SIGMOID_FOCAL) X(POISSON_LOG) X(POISSON)
+    X(SIGMOID_FOCAL) X(POISSON_LOG) X(POISSON) X(HINGE) X(SQUARED_HINGE) X(MSLE)     \
+    X(MAPE)
 #define FL_EW_ENUM(kind) FL_EW_##kind,
 enum { FL_EW_PUBLIC_KINDS(FL_EW_ENUM) FL_EW_COUNT };
 #undef FL_EW_ENUM

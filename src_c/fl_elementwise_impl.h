@@ -43,6 +43,7 @@ typedef struct {
  * stores d loss / d x in *g; pw is the positive weight (1 when none) ------------ */
 #include "fl_ew_regression.h"
 #include "fl_ew_binary.h"
+#include "fl_ew_keras.h"
 
 /* ---- the block loop, specialised per kind and per output set ------------------ */
 
@@ -83,6 +84,14 @@ FL_INLINE FL_T FL_FN(ew_elem)(const int kind, FL_T x, FL_T y, FL_T pw,
         return FL_FN(ew_poisson_log)(x, y, pw, cx, g);
     case FL_EW_POISSON:
         return FL_FN(ew_poisson)(x, y, pw, cx, g);
+    case FL_EW_HINGE:
+        return FL_FN(ew_hinge)(x, y, pw, cx, g);
+    case FL_EW_SQUARED_HINGE:
+        return FL_FN(ew_squared_hinge)(x, y, pw, cx, g);
+    case FL_EW_MSLE:
+        return FL_FN(ew_msle)(x, y, pw, cx, g);
+    case FL_EW_MAPE:
+        return FL_FN(ew_mape)(x, y, pw, cx, g);
     case FL_EW_FOCAL_HARD:
         return FL_FN(ew_sigmoid_focal_hard)(x, y, pw, cx, g);
     case FL_EW_FOCAL_HARD2:
@@ -212,7 +221,8 @@ FL_INLINE int FL_FN(ew_target_kinds)(const FL_T *y, int64_t k0, int64_t k1)
     X(bce_nols, FL_EW_BCE_NOLS) X(bce_hard, FL_EW_BCE_HARD)                         \
     X(bce_prob_hard, FL_EW_BCE_PROB_HARD) X(bce_prob_soft, FL_EW_BCE_PROB_SOFT)     \
     X(focal_soft, FL_EW_FOCAL_SOFT) X(poisson_log, FL_EW_POISSON_LOG)               \
-    X(poisson, FL_EW_POISSON)
+    X(poisson, FL_EW_POISSON) X(hinge, FL_EW_HINGE)                                 \
+    X(squared_hinge, FL_EW_SQUARED_HINGE) X(msle, FL_EW_MSLE) X(mape, FL_EW_MAPE)
 
 /* One out-of-line block function per kind, holding its 8 specialised loops: the
  * switch of ew_block_any is outside every loop, and no function holds every kind's

@@ -77,8 +77,59 @@ def poisson(x, y, log_input=True, eps=1e-8):
     return x - ylog, 1.0 - ratio, loss_scale, 1.0 + np.abs(ratio)
 
 
+def keras_labels(y):
+    """Keras 3's hinge labels: 2 y - 1 when every target is 0 or 1, else y."""
+    return 2.0 * y - 1.0 if np.all((y == 0) | (y == 1)) else y
+
+
+def hinge(x, y):
+    """max(1 - y' x, 0) with Keras's labels y'; gradient -y' inside the margin, 0
+    on it and beyond."""
+    yl = keras_labels(y)
+    m = 1.0 - yl * x
+    loss = np.maximum(m, 0.0)
+    loss = np.where(np.isnan(m), np.nan, loss)
+    grad = np.where(m > 0, -yl, np.where(np.isnan(m), np.nan, 0.0))
+    return loss, grad, 1.0 + np.abs(yl * x), np.abs(yl)
+
+
+def squared_hinge(x, y):
+    """max(1 - y' x, 0)**2, gradient -2 y' max(1 - y' x, 0)."""
+    yl = keras_labels(y)
+    m = 1.0 - yl * x
+    h = np.where(m < 0, 0.0, m)
+    s = 1.0 + np.abs(yl * x)  # the scale of m's rounding; its square for h ~ 0
+    return h**2, -2.0 * yl * h, 2.0 * s * h + s**2 * 1e-7, 2.0 * np.abs(yl) * s
+
+
+def msle(x, y, epsilon=1e-7):
+    """(log1p(max(x, eps)) - log1p(max(y, eps)))**2, gradient 2 r / (1 + u) where
+    x > eps, 0 where x was raised to eps and at x = inf (the limit)."""
+    u, v = np.where(x < epsilon, epsilon, x), np.where(y < epsilon, epsilon, y)
+    lu, lv = np.log1p(u), np.log1p(v)
+    r = lu - lv
+    s = np.abs(lu) + np.abs(lv)  # the logs' rounding moves r by u s
+    grad = np.where((x < epsilon) | (x == np.inf), 0.0, 2.0 * r / (1.0 + u))
+    return r**2, grad, 2.0 * s * np.abs(r), 2.0 * s / (1.0 + u)
+
+
+def mape(x, y, epsilon=1e-7):
+    """100 |x - y| / max(|y|, eps), gradient 100 sign(x - y) / max(|y|, eps)."""
+    d = np.maximum(np.abs(y), epsilon)
+    r = np.longdouble(x) - y  # no overflow of float64 x - y (x87: 15 exponent bits)
+    loss = np.asarray(100.0 * np.abs(r) / d, dtype=np.float64)
+    grad = 100.0 * np.sign(x - y) / d
+    return loss, grad, loss, np.abs(grad)
+
+
 # Losses of the prediction and the target, not of their difference alone.
-ELEMENT_XY = {"poisson": poisson}
+ELEMENT_XY = {
+    "poisson": poisson,
+    "hinge": hinge,
+    "squared_hinge": squared_hinge,
+    "msle": msle,
+    "mape": mape,
+}
 
 ELEMENT = {
     "mse": mse,

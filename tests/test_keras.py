@@ -113,6 +113,32 @@ def r_kld(t, p):
     return (t * np.log(t / q)).sum(-1)
 
 
+def _hinge_labels(t):
+    return 2 * t - 1 if np.all((t == 0) | (t == 1)) else t
+
+
+def r_hinge(t, p):
+    return np.maximum(1 - _hinge_labels(t) * p, 0).mean(-1)
+
+
+def r_squared_hinge(t, p):
+    return (np.maximum(1 - _hinge_labels(t) * p, 0) ** 2).mean(-1)
+
+
+def r_msle(t, p):
+    return (
+        (np.log(np.maximum(p, EPS) + 1) - np.log(np.maximum(t, EPS) + 1)) ** 2
+    ).mean(-1)
+
+
+def r_mape(t, p):
+    return 100 * np.abs((t - p) / np.maximum(np.abs(t), EPS)).mean(-1)
+
+
+def r_poisson(t, p):
+    return (p - t * np.log(p + EPS)).mean(-1)
+
+
 def _same_rank(a, b):
     """keras.losses.loss.squeeze_or_expand_to_same_rank, plainly."""
     if a.ndim == b.ndim + 1 and a.shape[-1] == 1:
@@ -181,6 +207,11 @@ REFS = {
     fl.SparseCategoricalCrossentropy: r_scce,
     fl.CategoricalFocalCrossentropy: r_cfce,
     fl.KLDivergence: r_kld,
+    fl.Hinge: r_hinge,
+    fl.SquaredHinge: r_squared_hinge,
+    fl.MeanSquaredLogarithmicError: r_msle,
+    fl.MeanAbsolutePercentageError: r_mape,
+    fl.Poisson: r_poisson,
 }
 
 
@@ -293,6 +324,13 @@ CASES = [
         "clogit",
     ),
     ("kld", fl.KLDivergence, {}, "kl"),
+    ("hinge", fl.Hinge, {}, "pm1"),
+    ("hinge01", fl.Hinge, {}, "01"),
+    ("squared_hinge", fl.SquaredHinge, {}, "pm1"),
+    ("squared_hinge01", fl.SquaredHinge, {}, "01"),
+    ("msle", fl.MeanSquaredLogarithmicError, {}, "rate"),
+    ("mape", fl.MeanAbsolutePercentageError, {}, "reg"),
+    ("poisson", fl.Poisson, {}, "rate"),
 ]
 CASE_IDS = [c[0] for c in CASES]
 
@@ -301,7 +339,8 @@ ROW_SHAPES = [(6, C), (C,), (2, 3, C)]
 
 
 def shapes_of(kind):
-    return ELEMENTWISE_SHAPES if kind in ("reg", "bprob", "blogit") else ROW_SHAPES
+    elementwise = ("reg", "bprob", "blogit", "pm1", "01", "rate")
+    return ELEMENTWISE_SHAPES if kind in elementwise else ROW_SHAPES
 
 
 def make(kind, shape, rng, params, edges=False):
@@ -313,6 +352,17 @@ def make(kind, shape, rng, params, edges=False):
         e = rng.uniform(0.05, 0.25, shape) * rng.choice([-1, 1], shape)
         e *= rng.choice([1.0, 8.0], shape)
         return t, t + e
+    if kind in ("pm1", "01"):  # hinge labels; scores kept off the margin's kink
+        t = rng.choice([-1.0, 1.0] if kind == "pm1" else [0.0, 1.0], shape)
+        y = 2 * t - 1 if kind == "01" else t
+        m = rng.uniform(0.1, 1.5, shape) * rng.choice([-1, 1], shape)
+        return t, (1 - m) * y  # 1 - y p = m
+    if kind == "rate":  # counts and positive rates, a negative one raised to 1e-7
+        t = rng.poisson(2.0, shape).astype(float)
+        p = rng.uniform(0.2, 5.0, shape)
+        if edges:
+            p.reshape(-1)[0] = -0.5
+        return t, p
     if kind == "bprob":
         t = rng.choice([0.0, 1.0, 0.3], shape)
         p = rng.uniform(0.05, 0.95, shape)
@@ -606,6 +656,15 @@ KERAS_NAMES = {
     "categorical_focal_crossentropy": fl.CategoricalFocalCrossentropy,
     "CategoricalCrossentropy": fl.CategoricalCrossentropy,
     "Huber": fl.Huber,
+    "hinge": fl.Hinge,
+    "squared_hinge": fl.SquaredHinge,
+    "mean_squared_logarithmic_error": fl.MeanSquaredLogarithmicError,
+    "msle": fl.MeanSquaredLogarithmicError,
+    "MSLE": fl.MeanSquaredLogarithmicError,
+    "mean_absolute_percentage_error": fl.MeanAbsolutePercentageError,
+    "mape": fl.MeanAbsolutePercentageError,
+    "MAPE": fl.MeanAbsolutePercentageError,
+    "poisson": fl.Poisson,
 }
 
 

@@ -395,6 +395,10 @@ CASES = {
     "dice_loss": _pair("dice_loss", {}),
     "tversky_loss": _pair("tversky_loss", {"alpha": 0.7, "beta": 0.3}),
     "circle_loss": _circle,
+    "hinge_loss": _elementwise("hinge_loss", {}),  # 0/1 targets: the label check
+    "squared_hinge_loss": _elementwise("squared_hinge_loss", {}),
+    "msle_loss": _elementwise("msle_loss", {"epsilon": 1e-3}),
+    "mape_loss": _elementwise("mape_loss", {"epsilon": 1e-3}),
 }
 
 

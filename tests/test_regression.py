@@ -35,8 +35,9 @@ LOSSES = table_losses(
         "smooth_l1_loss": ("smooth_l1", {"beta": 0.6}),
         "log_cosh_loss": ("log_cosh", {}),
     },
-    # not a function of pred - target alone, as every case here: test_poisson.py
-    elsewhere=("poisson_loss",),
+    # not functions of pred - target alone, as every case here: test_poisson.py,
+    # test_keras_ew.py
+    elsewhere=("poisson_loss", "msle_loss", "mape_loss"),
 )
 NAMES = list(LOSSES)
 # parameter variants beyond the defaults: (name, params)

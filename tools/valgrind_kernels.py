@@ -226,6 +226,11 @@ CASES = {
     "binary_cross_entropy": _bce_probs,
     "cross_entropy_normalizer": _normalizer,
     "linear_cross_entropy": _linear_ce,
+    "poisson_loss": _elementwise(lambda rng, s, d: [{"log_input": False}]),
+    "hinge_loss": _elementwise(lambda rng, s, d: []),
+    "squared_hinge_loss": _elementwise(lambda rng, s, d: []),
+    "msle_loss": _elementwise(lambda rng, s, d: [{"epsilon": 0.5}]),
+    "mape_loss": _elementwise(lambda rng, s, d: [{"epsilon": 0.0}]),
 }
 
 

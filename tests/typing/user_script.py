@@ -106,6 +106,14 @@ as_float(fastloss.log_cosh_loss(pred.tolist(), real.tolist(), weight=np.ones(5))
 step(fastloss.log_cosh_loss_and_grad(pred, real, reduction="none"))
 as_float(fastloss.poisson_loss(pred, np.abs(real), log_input=True))
 step(fastloss.poisson_loss_and_grad(np.abs(pred), real, log_input=False, eps=1e-3))
+as_float(fastloss.hinge_loss(pred, np.sign(real)))
+step(fastloss.hinge_loss_and_grad(pred, np.sign(real), sample_weight=np.ones(5)))
+as_float(fastloss.squared_hinge_loss(pred, np.sign(real), weight=np.ones(5)))
+step(fastloss.squared_hinge_loss_and_grad(pred, np.sign(real), reduction="sum"))
+as_float(fastloss.msle_loss(np.abs(pred), np.abs(real), epsilon=1e-6))
+step(fastloss.msle_loss_and_grad(np.abs(pred), np.abs(real), n_threads=1))
+as_float(fastloss.mape_loss(pred, real, epsilon=1e-6))
+step(fastloss.mape_loss_and_grad(pred, real, out=np.empty_like(pred)))
 
 # ---- row pairs: cosine similarity, Dice, Tversky -------------------------------------
 as_float(fastloss.cosine_similarity_loss(anchor, positive, epsilon=1e-7))
@@ -135,11 +143,17 @@ keras_losses: list[losses.Loss] = [
     losses.Dice(axis=-1),
     losses.Tversky(alpha=0.7, beta=0.3, axis=(1,)),
     losses.Circle(gamma=2.0, remove_diagonal=False),
+    losses.Hinge(),
+    losses.SquaredHinge(reduction="sum"),
+    losses.MeanSquaredLogarithmicError(),
+    losses.MeanAbsolutePercentageError(name="mape"),
+    losses.Poisson(),
 ]
 for loss_obj in keras_losses:
     sparse = isinstance(loss_obj, (losses.SparseCategoricalCrossentropy, losses.Circle))
     y_true = target if sparse else onehot
-    y_pred = probs_2d if isinstance(loss_obj, losses.KLDivergence) else logits
+    rates = isinstance(loss_obj, (losses.KLDivergence, losses.Poisson))
+    y_pred = probs_2d if rates else logits
     as_float(loss_obj(y_true, y_pred, sample_weight=np.ones(4)))
     step(loss_obj.loss_and_grad(y_true, y_pred))
     config: dict[str, Any] = loss_obj.get_config()
