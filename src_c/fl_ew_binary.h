@@ -84,16 +84,19 @@ FL_INLINE FL_T FL_FN(ew_bce_logits_nols)(FL_T x, FL_T y, FL_T pw,
 FL_INLINE FL_T FL_FN(ew_bce_logits_hard)(FL_T x, FL_T y, FL_T pw,
                                          const FL_FN(fl_ew_ctx) * cx, FL_T *g)
 {
+    /* With z = x (y = 0) or -x (y = 1): loss = softplus(z), d/dx = +-sigmoid(z).
+     * z >= 0 ("wrong": x on the side the target is not) gives |x| + lp and
+     * 1 / (1 + e), else lp and e / (1 + e): one select each, and the sign of y = 1
+     * last. The bits of the two-sided form: (x < 0 ? -x : 0) + lp is |x| + lp or
+     * 0 + lp = lp, and 0 - s for y = 1 keeps a zero gradient +0. */
     const int one = y == 1;
+    const int wrong = (x >= 0) != one;
     const FL_FN(ew_sig) sp = FL_FN(ew_sig_parts)(x);
+    const FL_T s = wrong ? sp.inv : sp.einv;
     (void)pw;
     (void)cx;
-    if (one) {
-        *g = 0 - (x >= 0 ? sp.einv : sp.inv); /* -sigmoid(-x) */
-        return (x < 0 ? -x : 0) + sp.lp;      /* softplus(-x) */
-    }
-    *g = x >= 0 ? sp.inv : sp.einv; /* sigmoid(x) */
-    return (x > 0 ? x : 0) + sp.lp;
+    *g = one ? 0 - s : s;
+    return wrong ? sp.ax + sp.lp : sp.lp;
 }
 
 /* Binary cross-entropy on probabilities (Keras, from_logits=False), y' as above

@@ -6,7 +6,7 @@
  * Includes the path's math helpers, then FL_IMPL once per dtype with FL_T, FL_TS
  * (f32/f64), FL_F64 and the helpers' names defined: FL_EXP, FL_TLOG, FL_TLOG1P (and
  * FL_EXPNP, exp for arguments <= 0 without the overflow clamp, and FL_TLOG1P01,
- * log1p for arguments in [0, 1], one division for float) for
+ * log1p for arguments in [0, 1] in one division) for
  * FL_T, and FL_DEXP, FL_DLOG, FL_DLOG1P for double (defined by fl_instances.h).
  * With FL_INSTANCE_DTYPE defined (32 or 64), that dtype alone: a family whose
  * instances take long to compile has a file per path and dtype. */
@@ -42,7 +42,7 @@
 #define FL_EXPNP FL_CAT2(fl_exp_nonpos, FL_PATH)
 #define FL_TLOG FL_DLOG
 #define FL_TLOG1P FL_DLOG1P
-#define FL_TLOG1P01 FL_DLOG1P
+#define FL_TLOG1P01 FL_CAT2(fl_log1p01, FL_PATH)
 #define FL_FABS fabs
 #include FL_IMPL
 #undef FL_T

@@ -221,6 +221,54 @@ def test_focal_gamma2_class_weight_zero_at_infinite_logits(simd_path, dtype, alp
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bce_logits_element_bits_do_not_depend_on_its_block(simd_path, dtype):
+    """BCE with logits, no label smoothing nor pos_weight: a block of hard targets
+    takes the one-sided form, a block with one soft target the two-sided one; a hard
+    element gets the same bits in either, loss and gradient, including the signed
+    zeros and infinities at the extremes."""
+    rng = np.random.default_rng(13)
+    n = 3 * BLOCK + 71
+    x = (rng.standard_normal(n) * 6).astype(dtype)
+    x[:10] = [0.0, -0.0, 30.0, -30.0, 100.0, -100.0, 800.0, -800.0, np.inf, -np.inf]
+    y = (rng.random(n) < 0.5).astype(dtype)
+    y[:10] = [0, 1, 0, 1, 1, 0, 0, 1, 1, 0]
+    soft = [5 + BLOCK, 2 * BLOCK + 3, n - 2]
+    ym = y.copy()
+    ym[soft] = [0.5, 0.01, 0.75]
+    keep = np.ones(n, bool)
+    keep[soft] = False
+    call = fastloss.binary_cross_entropy_with_logits_and_grad
+    l_hard, g_hard = call(x, y, reduction="none", n_threads=1)
+    l_mixed, g_mixed = call(x, ym, reduction="none", n_threads=2)
+    np.testing.assert_array_equal(l_hard[keep], l_mixed[keep])
+    np.testing.assert_array_equal(g_hard[keep], g_mixed[keep])
+    assert not np.signbit(g_hard[keep & (g_hard == 0)]).any()  # +0, as 0 - 0
+    assert not np.array_equal(l_hard[soft], l_mixed[soft])  # the soft ones changed
+    x64, y64 = x.astype(np.float64), y.astype(np.float64)
+    fin = np.isfinite(x64)
+    want = np.where(y64 == 1, np.logaddexp(0, -x64), np.logaddexp(0, x64))
+    rtol = 1e-14 if dtype == np.float64 else 2e-6
+    tiny = np.finfo(dtype).tiny  # exp(-|x|) below it flushes to 0
+    np.testing.assert_allclose(l_hard[fin], want[fin], rtol=rtol, atol=tiny)
+
+
+def test_softplus_of_negative_logits_is_within_two_ulp_float64(simd_path):
+    """float64 softplus(x) for x <= 0, log1p(exp(x)), goes through the one-division
+    log1p on [0, 1]: within 2.5 ulp, as float32's."""
+    x = np.concatenate([np.linspace(-745.0, 0.0, 400_001), [-0.0, -1e-300, -1e-17]])
+    loss = fastloss.binary_cross_entropy_with_logits(
+        x, np.zeros_like(x), reduction="none"
+    )
+    # within about an ulp: libm's log1p of a rounded exp, whose error log1p scales
+    # by e / ((1 + e) log1p(e)) <= 1 (the previous two-division log1p: 4 ulp)
+    want = np.log1p(np.exp(x))
+    err = _ulps(loss, want, np.float64)
+    big = want > 1e-300  # below, exp(x) is subnormal and ulps lose meaning
+    worst = int(np.argmax(np.where(big, err, 0)))
+    assert err[worst] <= 2.5, f"softplus({x[worst]!r}): {err[worst]:.2f} ulp"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_bce_without_smoothing_equals_a_tiny_smoothing_limit(simd_path, dtype):
     """label_smoothing=0 runs its own specialisation; it must agree with the general
     one as the smoothing goes to 0 (to rounding), and with float64 NumPy."""
