@@ -113,13 +113,10 @@ FL_INLINE FL_T FL_FN(ew_elem)(const int kind, FL_T x, FL_T y, FL_T pw,
     }
 }
 
-/* Elements [k0, k1) (at most FL_EW_BLOCK). `weighted`: w/sw/pw expanded into wb/pb.
- * The per-element losses are always stored: into the caller's buffer, or into a
- * block of scratch when it asked for none. A store per element costs less than the
- * measurement's noise, and a loop without it per kind, dtype and path doubled the
- * loops to compile (no specialisation that does not pay: issue 14). */
+/* Elements [k0, k1) (at most FL_EW_BLOCK). `weighted`: w/sw/pw expanded into wb/pb. */
 FL_INLINE double FL_FN(ew_block)(const FL_FN(fl_ew_ctx) * cx0, int64_t k0, int64_t k1,
-                                 const int kind, const int has_g, const int weighted)
+                                 const int kind, const int has_g, const int has_l,
+                                 const int weighted)
 {
     /* A local copy of the context: the gradient stores (FL_T) may alias the
      * caller's context's FL_T parameters for all the compiler knows, which made it
@@ -128,8 +125,7 @@ FL_INLINE double FL_FN(ew_block)(const FL_FN(fl_ew_ctx) * cx0, int64_t k0, int64
     const FL_FN(fl_ew_ctx) *const cx = &cxl;
     const int64_t len = k1 - k0;
     const FL_T *x = cx->x + k0, *y = cx->y + k0;
-    FL_T lscratch[FL_EW_BLOCK];
-    FL_T *gout = has_g ? cx->g + k0 : NULL, *lout = cx->l ? cx->l + k0 : lscratch;
+    FL_T *gout = has_g ? cx->g + k0 : NULL, *lout = has_l ? cx->l + k0 : NULL;
     const FL_T scale = cx->scale;
     double acc = 0.0;
     int64_t k;
@@ -141,7 +137,8 @@ FL_INLINE double FL_FN(ew_block)(const FL_FN(fl_ew_ctx) * cx0, int64_t k0, int64
             const FL_T l = FL_FN(ew_elem)(kind, x[k], y[k], 1, cx, &g);
             if (has_g)
                 gout[k] = g * scale;
-            lout[k] = l;
+            if (has_l)
+                lout[k] = l;
             acc += (double)l;
         }
     } else {
@@ -172,7 +169,8 @@ FL_INLINE double FL_FN(ew_block)(const FL_FN(fl_ew_ctx) * cx0, int64_t k0, int64
             const FL_T l = wk == 0 ? 0 : wk * l0;
             if (has_g)
                 gout[k] = wk == 0 ? 0 : g * (wk * scale);
-            lout[k] = l;
+            if (has_l)
+                lout[k] = l;
             /* FL_WSUM spells out whether w * l is fused into the sum, so the
              * loss-only and the fused specialisations give the same bits. */
             acc = FL_WSUM(acc, wk, l0, l);
@@ -185,11 +183,18 @@ FL_INLINE double FL_FN(ew_block_kind)(const FL_FN(fl_ew_ctx) * cx, int64_t k0,
                                       int64_t k1, const int kind)
 {
     const int weighted = cx->w || cx->sw || cx->pw;
-    if (cx->g)
-        return weighted ? FL_FN(ew_block)(cx, k0, k1, kind, 1, 1)
-                        : FL_FN(ew_block)(cx, k0, k1, kind, 1, 0);
-    return weighted ? FL_FN(ew_block)(cx, k0, k1, kind, 0, 1)
-                    : FL_FN(ew_block)(cx, k0, k1, kind, 0, 0);
+    if (cx->g) {
+        if (cx->l)
+            return weighted ? FL_FN(ew_block)(cx, k0, k1, kind, 1, 1, 1)
+                            : FL_FN(ew_block)(cx, k0, k1, kind, 1, 1, 0);
+        return weighted ? FL_FN(ew_block)(cx, k0, k1, kind, 1, 0, 1)
+                        : FL_FN(ew_block)(cx, k0, k1, kind, 1, 0, 0);
+    }
+    if (cx->l)
+        return weighted ? FL_FN(ew_block)(cx, k0, k1, kind, 0, 1, 1)
+                        : FL_FN(ew_block)(cx, k0, k1, kind, 0, 1, 0);
+    return weighted ? FL_FN(ew_block)(cx, k0, k1, kind, 0, 0, 1)
+                    : FL_FN(ew_block)(cx, k0, k1, kind, 0, 0, 0);
 }
 
 /* Which targets [k0, k1) holds: bit 1 some 0 or 1, bit 2 some other value. */
@@ -219,7 +224,7 @@ FL_INLINE int FL_FN(ew_target_kinds)(const FL_T *y, int64_t k0, int64_t k1)
     X(poisson, FL_EW_POISSON) X(hinge, FL_EW_HINGE)                                 \
     X(squared_hinge, FL_EW_SQUARED_HINGE) X(msle, FL_EW_MSLE) X(mape, FL_EW_MAPE)
 
-/* One out-of-line block function per kind, holding its 4 specialised loops: the
+/* One out-of-line block function per kind, holding its 8 specialised loops: the
  * switch of ew_block_any is outside every loop, and no function holds every kind's
  * loops (inlined into one function, they took gcc 0.9 GB for the float64 instances
  * of one SIMD path). */
