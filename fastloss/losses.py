@@ -78,22 +78,31 @@ __all__ = [
     "BCE",
     "KLD",
     "MAE",
+    "MAPE",
     "MSE",
+    "MSLE",
     "bce",
     "binary_crossentropy",
     "binary_focal_crossentropy",
     "categorical_crossentropy",
     "categorical_focal_crossentropy",
     "get",
+    "hinge",
     "huber",
     "kl_divergence",
     "kld",
     "log_cosh",
     "mae",
+    "mape",
     "mean_absolute_error",
+    "mean_absolute_percentage_error",
     "mean_squared_error",
+    "mean_squared_logarithmic_error",
     "mse",
+    "msle",
+    "poisson",
     "sparse_categorical_crossentropy",
+    "squared_hinge",
 ]
 
 # keras.backend.epsilon(): Keras clips probabilities to [EPSILON, 1 - EPSILON].
@@ -2125,9 +2134,7 @@ as in Huber()
 #
 # ``keras.losses.<name>(y_true, y_pred, ...)`` returns the per-sample losses (no
 # reduction, no sample weights): the class with ``reduction="none"``. Each form here
-# is that, with Keras 3's signature. MeanAbsolutePercentageError and
-# MeanSquaredLogarithmicError (and their MAPE / MSLE aliases) are being added with
-# their kernels; their forms and aliases belong beside them here.
+# is that, with Keras 3's signature.
 
 
 def _per_sample(cls, y_true, y_pred, **params):
@@ -2152,6 +2159,42 @@ def mean_absolute_error(y_true: npt.ArrayLike, y_pred: npt.ArrayLike) -> LossVal
     """Per-sample ``mean(|y_pred - y_true|, axis=-1)``: Keras's
     ``keras.losses.mean_absolute_error`` (`MeanAbsoluteError`, no reduction)."""
     return _per_sample(MeanAbsoluteError, y_true, y_pred)
+
+
+def mean_absolute_percentage_error(
+    y_true: npt.ArrayLike, y_pred: npt.ArrayLike
+) -> LossValue:
+    """Per-sample ``100 mean(|y_true - y_pred| / max(|y_true|, eps), axis=-1)``:
+    Keras's ``keras.losses.mean_absolute_percentage_error``
+    (`MeanAbsolutePercentageError`, no reduction)."""
+    return _per_sample(MeanAbsolutePercentageError, y_true, y_pred)
+
+
+def mean_squared_logarithmic_error(
+    y_true: npt.ArrayLike, y_pred: npt.ArrayLike
+) -> LossValue:
+    """Per-sample ``mean((log1p(y_pred) - log1p(y_true))**2, axis=-1)``: Keras's
+    ``keras.losses.mean_squared_logarithmic_error``
+    (`MeanSquaredLogarithmicError`, no reduction)."""
+    return _per_sample(MeanSquaredLogarithmicError, y_true, y_pred)
+
+
+def hinge(y_true: npt.ArrayLike, y_pred: npt.ArrayLike) -> LossValue:
+    """Per-sample ``mean(max(1 - y_true * y_pred, 0), axis=-1)`` (0/1 labels made
+    -1/1): Keras's ``keras.losses.hinge`` (`Hinge`, no reduction)."""
+    return _per_sample(Hinge, y_true, y_pred)
+
+
+def squared_hinge(y_true: npt.ArrayLike, y_pred: npt.ArrayLike) -> LossValue:
+    """Per-sample ``mean(max(1 - y_true * y_pred, 0)**2, axis=-1)``: Keras's
+    ``keras.losses.squared_hinge`` (`SquaredHinge`, no reduction)."""
+    return _per_sample(SquaredHinge, y_true, y_pred)
+
+
+def poisson(y_true: npt.ArrayLike, y_pred: npt.ArrayLike) -> LossValue:
+    """Per-sample ``mean(y_pred - y_true * log(y_pred + eps), axis=-1)``: Keras's
+    ``keras.losses.poisson`` (`Poisson`, no reduction)."""
+    return _per_sample(Poisson, y_true, y_pred)
 
 
 def huber(
@@ -2309,6 +2352,8 @@ def sparse_categorical_crossentropy(
 # tf.keras's short names, as attributes (Keras 3 knows them only as get() names).
 mse = MSE = mean_squared_error
 mae = MAE = mean_absolute_error
+mape = MAPE = mean_absolute_percentage_error
+msle = MSLE = mean_squared_logarithmic_error
 kld = KLD = kl_divergence
 bce = BCE = binary_crossentropy
 
@@ -2317,6 +2362,11 @@ _FUNCTIONS = {
     for f in (
         mean_squared_error,
         mean_absolute_error,
+        mean_absolute_percentage_error,
+        mean_squared_logarithmic_error,
+        hinge,
+        squared_hinge,
+        poisson,
         huber,
         log_cosh,
         kl_divergence,
@@ -2336,6 +2386,10 @@ _ALIASES = {
     "KLD": KLD,
     "bce": bce,
     "BCE": BCE,
+    "mape": mape,
+    "MAPE": MAPE,
+    "msle": msle,
+    "MSLE": MSLE,
 }
 
 

@@ -36,6 +36,11 @@ def _onehot_along(shape, axis):
 FUNCTION_NAMES = [
     "mean_squared_error",
     "mean_absolute_error",
+    "mean_absolute_percentage_error",
+    "mean_squared_logarithmic_error",
+    "hinge",
+    "squared_hinge",
+    "poisson",
     "huber",
     "log_cosh",
     "kl_divergence",
@@ -63,6 +68,10 @@ def test_get_function_names_give_the_functions(name):
         ("KLD", "kl_divergence"),
         ("bce", "binary_crossentropy"),
         ("BCE", "binary_crossentropy"),
+        ("mape", "mean_absolute_percentage_error"),
+        ("MAPE", "mean_absolute_percentage_error"),
+        ("msle", "mean_squared_logarithmic_error"),
+        ("MSLE", "mean_squared_logarithmic_error"),
     ],
 )
 def test_aliases_are_attributes_and_names(alias, function):
@@ -108,6 +117,11 @@ def _cases():
     return [
         ("mean_squared_error", fl.MeanSquaredError, {}, y, y[::-1]),
         ("mean_absolute_error", fl.MeanAbsoluteError, {}, y, y[::-1]),
+        ("mean_absolute_percentage_error", fl.MeanAbsolutePercentageError, {}, y, q),
+        ("mean_squared_logarithmic_error", fl.MeanSquaredLogarithmicError, {}, q, b),
+        ("hinge", fl.Hinge, {}, b, y),
+        ("squared_hinge", fl.SquaredHinge, {}, b, y),
+        ("poisson", fl.Poisson, {}, b, q),
         ("huber", fl.Huber, {"delta": 0.5}, y, y[::-1]),
         ("log_cosh", fl.LogCosh, {}, y, y[::-1]),
         ("kl_divergence", fl.KLDivergence, {}, _probs((6, 4)), p),
