@@ -33,7 +33,7 @@ def test_huge_logits_give_finite_results(simd_path, dtype, magnitude, reduction)
     logits, target = _big_rows(magnitude, dtype)
     kw = {
         "reduction": reduction,
-        "weight": np.array([1.0, 2.0, 0.5, 1.5]),
+        "class_weight": np.array([1.0, 2.0, 0.5, 1.5]),
         "label_smoothing": 0.1,
     }
     loss, grad = fastloss.softmax_cross_entropy_and_grad(logits, target, **kw)
@@ -100,7 +100,11 @@ def test_neg_inf_masks_give_exact_zero_gradient(simd_path, rng, dtype, reduction
     mask[0, :] = True
     mask[0, target[0]] = False  # one row with a single visible class
     logits[mask] = -np.inf
-    kw = {"reduction": reduction, "weight": rng.uniform(0.5, 2.0, 7), "z_loss": 1e-3}
+    kw = {
+        "reduction": reduction,
+        "class_weight": rng.uniform(0.5, 2.0, 7),
+        "z_loss": 1e-3,
+    }
     loss, grad = fastloss.softmax_cross_entropy_and_grad(logits, target, **kw)
     assert np.all(np.isfinite(loss)) and np.all(np.isfinite(grad))
     assert np.all(grad[mask] == 0.0)
@@ -207,7 +211,7 @@ def test_single_class(simd_path, rng, dtype, reduction):
     )
     assert np.all(np.abs(np.asarray(loss)) <= 1e-6)
     assert np.all(np.abs(grad) <= 1e-6)
-    kw = {"reduction": reduction, "z_loss": 0.1, "weight": np.array([2.0])}
+    kw = {"reduction": reduction, "z_loss": 0.1, "class_weight": np.array([2.0])}
     loss, grad = fastloss.softmax_cross_entropy_and_grad(logits, target, **kw)
     ref = check_against_reference(loss, grad, logits, target, kw)
     # g = (s/D) [(w + 2 z lse) q - w] = (s/D) 2 z x, since q = 1 and lse = x
@@ -242,7 +246,7 @@ def test_gradient_beyond_float32_range_keeps_zero_entries_zero(simd_path):
     # the honest answer), the second must stay 0, not inf * 0 = NaN.
     x = np.array([[8.507059e37, 0.0]], np.float32)
     loss, grad = fastloss.softmax_cross_entropy_and_grad(
-        x, np.array([0]), weight=np.array([2.0**-8, 0.0]), z_loss=2.0**-7
+        x, np.array([0]), class_weight=np.array([2.0**-8, 0.0]), z_loss=2.0**-7
     )
     assert np.isfinite(loss)
     assert grad[0, 0] == np.inf

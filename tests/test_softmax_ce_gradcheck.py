@@ -49,5 +49,5 @@ def test_gradient_matches_finite_differences_other_shapes(simd_path, rng, shape,
 def test_gradient_with_large_z_loss_and_unnormalised_soft_targets(rng):
     logits = 4.0 * rng.standard_normal((3, 5))
     target = rng.random((3, 5)) * 2.0
-    kw = {"z_loss": 0.5, "label_smoothing": 0.3, "weight": rng.uniform(0, 3, 5)}
+    kw = {"z_loss": 0.5, "label_smoothing": 0.3, "class_weight": rng.uniform(0, 3, 5)}
     _check(logits, target, kw)

@@ -49,7 +49,9 @@ def problems(draw, z_loss=True, normalised=False, logit=LOGIT, weights=NONNEG):
             p = np.where(total > 0, p / np.where(total > 0, total, 1), 1 / n_classes)
         target = p.astype(dtype)
     if draw(st.booleans()):
-        kw["weight"] = draw(hnp.arrays(np.float64, (n_classes,), elements=weights))
+        kw["class_weight"] = draw(
+            hnp.arrays(np.float64, (n_classes,), elements=weights)
+        )
     if draw(st.booleans()):
         kw["sample_weight"] = draw(hnp.arrays(np.float64, lead, elements=weights))
     kw["label_smoothing"] = draw(st.one_of(st.just(0.0), st.floats(F32_TINY, 1.0)))

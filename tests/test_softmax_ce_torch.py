@@ -21,7 +21,7 @@ TORCH_OPTIONS = {
 }
 
 
-def torch_cross_entropy(logits, target, *, reduction="mean", weight=None, **kw):
+def torch_cross_entropy(logits, target, *, reduction="mean", class_weight=None, **kw):
     """torch's loss and gradient in float64, classes moved to axis 1."""
     x = torch.tensor(np.asarray(logits, dtype=np.float64), requires_grad=True)
     t = torch.from_numpy(np.array(target))
@@ -32,7 +32,11 @@ def torch_cross_entropy(logits, target, *, reduction="mean", weight=None, **kw):
             t = t.movedim(-1, 1)
     else:
         t = t.to(torch.int64)
-    w = None if weight is None else torch.tensor(weight, dtype=torch.float64)
+    w = (
+        None
+        if class_weight is None
+        else torch.tensor(class_weight, dtype=torch.float64)
+    )
     xt = x.movedim(-1, 1) if x.ndim >= 2 else x
     loss = F.cross_entropy(xt, t, weight=w, reduction=reduction, **kw)
     loss.sum().backward()

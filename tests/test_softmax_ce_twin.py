@@ -21,7 +21,7 @@ def _loop_loss(
     logits,
     target,
     *,
-    weight=None,
+    class_weight=None,
     ignore_index=-100,
     label_smoothing=0.0,
     z_loss=0.0,
@@ -35,7 +35,7 @@ def _loop_loss(
     t = np.asarray(target)
     soft = t.dtype.kind == "f"
     t = t.reshape(x.shape) if soft else t.reshape(-1)
-    w = [1.0] * n_classes if weight is None else [float(v) for v in weight]
+    w = [1.0] * n_classes if class_weight is None else [float(v) for v in class_weight]
     s = (
         [1.0] * len(x)
         if sample_weight is None
@@ -81,7 +81,7 @@ def test_hand_computed_smoothing_weight_z_loss():
     ref = reference(
         np.zeros((1, 2)),
         np.array([0]),
-        weight=np.array([2.0, 1.0]),
+        class_weight=np.array([2.0, 1.0]),
         label_smoothing=0.5,
         z_loss=0.25,
         reduction="sum",

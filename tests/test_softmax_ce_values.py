@@ -68,7 +68,7 @@ def test_layouts_out_and_threads_match_reference(
     if layout != "contiguous":
         change = non_contiguous if layout == "strided" else read_only
         logits, target = change(logits), change(target)
-        kw["weight"] = change(kw["weight"])
+        kw["class_weight"] = change(kw["class_weight"])
         kw["sample_weight"] = change(kw["sample_weight"])
         if layout == "strided" and len(shape) > 1:
             assert not logits.flags.c_contiguous
@@ -186,7 +186,11 @@ def test_soft_targets_are_used_as_given(simd_path, rng):
     logits = rng.standard_normal((4, 5))
     target = rng.random((4, 5)) * 3.0
     for reduction in REDUCTIONS:
-        kw = {"reduction": reduction, "label_smoothing": 0.1, "weight": rng.random(5)}
+        kw = {
+            "reduction": reduction,
+            "label_smoothing": 0.1,
+            "class_weight": rng.random(5),
+        }
         loss, grad = _call(logits, target, kw)
         check_against_reference(loss, grad, logits, target, kw)
 
@@ -229,7 +233,7 @@ def test_defaults(simd_path, rng):
     explicit = fastloss.softmax_cross_entropy_and_grad(
         logits,
         target,
-        weight=None,
+        class_weight=None,
         ignore_index=-100,
         label_smoothing=0.0,
         z_loss=0.0,
@@ -288,7 +292,9 @@ class TestZeroNormaliser:
         logits = rng.standard_normal((4, 3))
         weight = np.array([0.0, 1.0, 0.0])
         target = np.array([0, 2, 2, 0])
-        _, grad = self._check_zero(logits, target, weight=weight, label_smoothing=0.3)
+        _, grad = self._check_zero(
+            logits, target, class_weight=weight, label_smoothing=0.3
+        )
         assert np.any(grad != 0)  # smoothing still pulls on class 1
 
     def test_sample_weights_zero(self, rng):
