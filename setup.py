@@ -257,6 +257,7 @@ def _extensions():
         "src_c/fl_rowwise.c",
         "src_c/fl_optim.c",
         "src_c/fl_dispatch.c",
+        "src_c/fl_ctc.c",  # baseline code only: a dynamic program, no vector loop
     ]
     ext = Extension(
         "fastloss._kernels",

@@ -57,13 +57,22 @@ def cases(n: int, c: int, dtype: str) -> dict[str, object]:
         "logits": (x, yb),
         "probs": (probs, yb),
         "triplet": (a, p, q),
+        # CTC: 8 frames of the rows' log-probabilities, 3 labels a row
+        "ctc": (
+            np.log(np.full((8, n, c), 1.0 / c, dt)),
+            rng.integers(1, max(c, 2), (n, 3)) % c,
+            np.full(n, 8),
+            np.full(n, 3 if c > 1 else 0),
+        ),
     }
     found = {}
     for row in _table().LOSSES:
         if row.family == "linear_ce" or not hasattr(fastloss, row.name):
             continue
         kind = row.bench.inputs if row.bench else None
-        kind = kind or ("regression" if row.family == "elementwise" else "classes")
+        kind = kind or {"elementwise": "regression", "ctc": "ctc"}.get(
+            row.family, "classes"
+        )
         args = inputs[kind]
         outs = tuple(
             np.empty_like(v) for v in args[: len(args) if kind == "triplet" else 1]

@@ -39,6 +39,8 @@ from ._config import (
     set_simd,
     show_config,
 )
+from ._ctc import ctc_loss as ctc_loss
+from ._ctc import ctc_loss_and_grad as ctc_loss_and_grad
 from ._linear_ce import linear_cross_entropy as linear_cross_entropy
 from ._linear_ce import (
     linear_cross_entropy_and_grad as linear_cross_entropy_and_grad,

@@ -133,3 +133,25 @@ def sgd_step(
     nesterov: bool,
     n_threads: int,
 ) -> None: ...
+
+CTC_REDUCTIONS: dict[str, int]
+
+def ctc(
+    x: _Floats,
+    targets: npt.NDArray[np.int64],
+    target_offsets: npt.NDArray[np.int64],
+    input_lengths: npt.NDArray[np.int64],
+    target_lengths: npt.NDArray[np.int64],
+    sample_weight: _Floats | None,
+    grad: _Floats | None,
+    loss_rows: _Floats | None,
+    t: int,
+    n: int,
+    c: int,
+    blank: int,
+    batch_first: bool,
+    from_logits: bool,
+    zero_infinity: bool,
+    reduction: int,
+    n_threads: int,
+) -> float: ...

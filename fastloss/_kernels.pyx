@@ -1207,3 +1207,149 @@ def sgd_step(p, g, buf, double lr, double momentum, bint nesterov, int n_threads
         _check_disjoint("sgd_step", ptrs, 2 if bp64 == NULL else 3, n * 8)
         with nogil:
             fl_sgd_f64(&p64[0], &g64[0], bp64, n, lr, momentum, nesterov, n_threads)
+
+
+# ---- CTC loss (src_c/fl_ctc.c) -----------------------------------------------------
+
+cdef extern from "fl_ctc.h" nogil:
+    ctypedef struct fl_ctc_args:
+        const void *x
+        const int64_t *targets
+        int64_t n_targets
+        const int64_t *target_offsets
+        const int64_t *input_lengths
+        const int64_t *target_lengths
+        const void *sample_weight
+        void *grad
+        void *loss_rows
+        int64_t t
+        int64_t n
+        int64_t c
+        int64_t blank
+        int batch_first
+        int from_logits
+        int zero_infinity
+        int reduction
+        double loss
+        int64_t bad_index
+    int FL_CTC_NONE
+    int FL_CTC_SUM
+    int FL_CTC_MEAN
+    int FL_CTC_OK
+    int FL_CTC_ENOMEM
+    int FL_CTC_EBADLENGTH
+    int FL_CTC_EBADLABEL
+    int FL_CTC_EBADARG
+    int fl_ctc_f32(fl_ctc_args *args, int n_threads)
+    int fl_ctc_f64(fl_ctc_args *args, int n_threads)
+
+CTC_REDUCTIONS = {"none": FL_CTC_NONE, "sum": FL_CTC_SUM, "mean": FL_CTC_MEAN}
+
+
+def ctc(
+    x,                 # IN  (t*n*c,) float32/float64: (t, n, c) or (n, t, c), C order
+    targets,           # IN  (k,) int64 labels of every sequence
+    target_offsets,    # IN  (n,) int64: sequence i's labels start here
+    input_lengths,     # IN  (n,) int64
+    target_lengths,    # IN  (n,) int64
+    sample_weight,     # IN  (n,) or None
+    grad,              # OUT (t*n*c,) or None; may be `x` itself
+    loss_rows,         # OUT (n,) or None
+    int64_t t,
+    int64_t n,
+    int64_t c,
+    int64_t blank,
+    bint batch_first,
+    bint from_logits,
+    bint zero_infinity,
+    int reduction,     # FL_CTC_NONE / SUM / MEAN (CTC_REDUCTIONS)
+    int n_threads,
+):
+    """CTC loss and gradient (fl_ctc.h). Returns the loss ("sum" or "mean"; 0.0 for
+    "none", whose values go to loss_rows). ValueError, before anything is read or
+    written, for a buffer whose length is not the one above, an output overlapping
+    an input (but grad being x), a length, offset or label out of range (the kernel
+    checks those too before it reads x)."""
+    cdef fl_ctc_args a
+    cdef int status
+    cdef str fn = "ctc"
+    cdef bint f32 = x.dtype.itemsize == 4
+    cdef Py_ssize_t item = 4 if f32 else 8
+    cdef Py_ssize_t nn = _n_by_c(fn, n, c, 1)
+    cdef Py_ssize_t tnc
+    if t < 0:
+        raise ValueError(f"ctc kernel: t must be >= 0, got {t}")
+    tnc = _n_by_c(fn, t, nn, 0)
+    if f32:
+        a.x = _cf32(x, tnc, fn, "x", True)
+        a.sample_weight = _cf32(sample_weight, n, fn, "sample_weight")
+        a.grad = _wf32(grad, tnc, fn, "grad")
+        a.loss_rows = _wf32(loss_rows, n, fn, "loss_rows")
+    else:
+        a.x = _cf64(x, tnc, fn, "x", True)
+        a.sample_weight = _cf64(sample_weight, n, fn, "sample_weight")
+        a.grad = _wf64(grad, tnc, fn, "grad")
+        a.loss_rows = _wf64(loss_rows, n, fn, "loss_rows")
+    if targets is None:
+        raise ValueError("ctc kernel: targets is required, got None")
+    a.n_targets = targets.shape[0]
+    a.targets = _ci64(targets, a.n_targets, fn, "targets")
+    a.target_offsets = _ci64(target_offsets, n, fn, "target_offsets")
+    a.input_lengths = _ci64(input_lengths, n, fn, "input_lengths")
+    a.target_lengths = _ci64(target_lengths, n, fn, "target_lengths")
+    if n > 0 and (a.target_offsets == NULL or a.input_lengths == NULL
+                  or a.target_lengths == NULL):
+        raise ValueError("ctc kernel: the offsets and lengths are required")
+    if reduction < FL_CTC_NONE or reduction > FL_CTC_MEAN:
+        raise ValueError(f"ctc kernel: unknown reduction {reduction}")
+    if blank < 0 or blank >= c:
+        raise ValueError(f"ctc kernel: blank must be in [0, {c}), got {blank}")
+    a.t = t
+    a.n = n
+    a.c = c
+    a.blank = blank
+    a.batch_first = batch_first
+    a.from_logits = from_logits
+    a.zero_infinity = zero_infinity
+    a.reduction = reduction
+    if n == 0:
+        return 0.0
+    if a.grad != NULL:
+        if a.grad != a.x and _overlap(a.grad, tnc * item, a.x, tnc * item):
+            raise ValueError("out overlaps the input without being the input itself")
+        if (_overlap(a.grad, tnc * item, a.targets, a.n_targets * 8)
+                or _overlap(a.grad, tnc * item, a.target_offsets, n * 8)
+                or _overlap(a.grad, tnc * item, a.input_lengths, n * 8)
+                or _overlap(a.grad, tnc * item, a.target_lengths, n * 8)
+                or _overlap(a.grad, tnc * item, a.sample_weight, n * item)
+                or _overlap(a.grad, tnc * item, a.loss_rows, n * item)):
+            raise ValueError("out overlaps an input (targets, a length or a weight)")
+    if a.loss_rows != NULL and _overlap(a.loss_rows, n * item, a.x, tnc * item):
+        raise ValueError("the loss buffer overlaps the input")
+    if _misaligned(<size_t>a.x | <size_t>a.sample_weight | <size_t>a.grad
+                   | <size_t>a.loss_rows, item) or _misaligned(
+                       <size_t>a.targets | <size_t>a.target_offsets
+                       | <size_t>a.input_lengths | <size_t>a.target_lengths, 8):
+        return _realigned(ctc, (
+            x, targets, target_offsets, input_lengths, target_lengths,
+            sample_weight, grad, loss_rows, t, n, c, blank, batch_first,
+            from_logits, zero_infinity, reduction, n_threads), 0, 6, 2)
+    with nogil:
+        if f32:
+            status = fl_ctc_f32(&a, n_threads)
+        else:
+            status = fl_ctc_f64(&a, n_threads)
+    if status == FL_CTC_ENOMEM:
+        raise MemoryError("ctc loss: out of memory for the dynamic program's scratch")
+    if status == FL_CTC_EBADLENGTH:
+        raise ValueError(
+            f"ctc kernel: sequence {a.bad_index}: input length, target length or "
+            "offset out of range"
+        )
+    if status == FL_CTC_EBADLABEL:
+        raise ValueError(
+            f"ctc kernel: targets[{a.bad_index}] is out of [0, {c}) or the blank"
+        )
+    if status == FL_CTC_EBADARG:
+        raise ValueError("ctc kernel: bad t, n, c, blank or reduction")
+    return a.loss

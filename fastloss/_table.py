@@ -48,7 +48,7 @@ class Loss:
     name : the public function, ``fastloss.<name>``.
     module : the fastloss module that defines it.
     family, kind : the C kernel family ("softmax_ce", "rowwise", "elementwise",
-        "linear_ce") and the kind within it (the FL_EW_* / FL_RW_* suffix), None
+        "linear_ce", "ctc") and the kind within it (the FL_EW_* / FL_RW_* suffix), None
         where the family has one kind.
     inputs : its positional arguments, in order.
     output : what turns a model's last-layer outputs into predictions when this
@@ -111,6 +111,11 @@ _PAIRS = (
 _NOT_PROBS = (
     "it compares probabilities with labels and this model emits logits (no "
     "sigmoid or softmax output layer is fused with it yet)"
+)
+
+_NO_TIME_AXIS = (
+    "it scores label sequences against per-frame outputs, and fastloss.nn models "
+    "have no time axis: use fastloss.ctc_loss_and_grad in your own loop"
 )
 
 # The order is the fuzz harness's: its generator picks a function by position, so
@@ -371,6 +376,15 @@ LOSSES: tuple[Loss, ...] = (
         "identity",
         target="real",
     ),
+    Loss(
+        "ctc_loss",
+        "_ctc",
+        "ctc",
+        None,
+        ("log_probs", "targets", "input_lengths", "target_lengths"),
+        "identity",  # its input is already per-frame log-probabilities
+        why_not=_NO_TIME_AXIS,
+    ),
 )
 
 _NOT_LOGITS = "it compares probabilities, not logits with targets"
@@ -447,6 +461,7 @@ KERAS: tuple[KerasLoss, ...] = (
         "output layer yet): use fastloss.poisson_loss_and_grad on log-rates in "
         "your own loop",
     ),
+    KerasLoss("CTC", ("ctc",), why_not=_NO_TIME_AXIS),
 )
 
 _BY_NAME = {row.name: row for row in LOSSES}

@@ -54,6 +54,7 @@ from ._validation import (
 __all__ = [
     "BinaryCrossentropy",
     "BinaryFocalCrossentropy",
+    "CTC",
     "CategoricalCrossentropy",
     "CategoricalFocalCrossentropy",
     "Circle",
@@ -1655,6 +1656,98 @@ class Poisson(Loss):
             log_input=False,
             eps=EPSILON,
         )
+
+
+class CTC(Loss):
+    """CTC loss (Connectionist Temporal Classification), Keras's
+    ``keras.losses.CTC``.
+
+    ``y_true`` holds label sequences of shape (batch, max_length), padded with 0
+    (Keras's mask index, which is also the blank class); ``y_pred`` holds logits of
+    shape (batch, frames, classes), not normalised (Keras applies a log-softmax).
+    Each sample's loss is the CTC negative log-likelihood of its labels (the
+    nonzero entries of its row, which must come first) over all of its frames;
+    the reduction follows. The gradient is with respect to the logits.
+
+    Computed by the fused kernel of `fastloss.ctc_loss` (``blank=0``,
+    ``from_logits=True``, ``batch_first=True``), in float64 inside; Keras computes
+    in float32 (optax's recursion). Differences: a row whose labels cannot be
+    aligned to the frames (more labels, plus the blanks between repeated labels,
+    than frames) has an infinite loss here, where Keras's stand-in for
+    ``log(0)`` (-1e5) gives a large finite one; a row with a 0 between labels is
+    an error here (Keras counts the nonzero labels and then reads that many
+    entries from the start, the 0 included). Keras's ``dtype`` argument is not
+    taken. The relation to ``torch.nn.functional.ctc_loss``: torch's "mean"
+    divides each loss by its target length, Keras's reductions do not;
+    `fastloss.ctc_loss` is torch's.
+
+    Parameters
+    ----------
+    reduction : str or None, default="sum_over_batch_size"
+        See `Loss`.
+    name : str, default="ctc"
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastloss.losses import CTC
+    >>> y_true = np.array([[1, 2]])
+    >>> y_pred = np.zeros((1, 3, 3))  # uniform: 5 alignments of 27
+    >>> round(CTC()(y_true, y_pred), 6)
+    1.686399
+    """
+
+    _keras_name = "ctc"
+
+    def _run(self, y_true, y_pred, sample_weight, want_grad):
+        x, res_dtype, own = _pred(y_pred)
+        if x.ndim != 3:
+            raise ValueError(
+                "y_pred must be 3-D (batch, frames, classes) logits, got shape "
+                f"{x.shape}"
+            )
+        t = np.asarray(y_true)
+        if t.dtype.kind == "f" and np.array_equal(t, np.round(t)):
+            t = t.astype(np.int64)  # Keras casts its labels to int32
+        if t.dtype.kind not in "iu":
+            raise TypeError(f"y_true must hold integer labels, got dtype {t.dtype}")
+        if t.ndim != 2 or t.shape[0] != x.shape[0]:
+            raise ValueError(
+                f"y_true must have shape ({x.shape[0]}, max_length) (labels padded "
+                f"with 0), got {t.shape}"
+            )
+        n, frames, _ = x.shape
+        lengths = np.count_nonzero(t, axis=-1)
+        late = (t[:, 1:] != 0) & (t[:, :-1] == 0)  # a label after the padding
+        if late.any():
+            i, k = np.unravel_index(int(np.argmax(late)), late.shape)
+            k += 1
+            raise ValueError(
+                f"y_true[{i}, {k}] = {t[i, k]} follows a 0: the labels of a row "
+                "must come first, padded with 0 (the blank) after them"
+            )
+        plan = _Plan((n,), sample_weight, self.reduction, dtype=x.dtype)
+        sw, red = plan.kernel_weight((n,), 1.0, False, True)
+        kw = dict(
+            blank=0,
+            from_logits=True,
+            batch_first=True,
+            sample_weight=sw,
+            reduction=red,
+        )
+        args = (x, t, np.full(n, frames), lengths)
+        if not want_grad:
+            loss = _functional("ctc_loss")(*args, **kw)
+            grad = None
+        else:
+            loss, grad = _functional("ctc_loss_and_grad")(
+                *args, out=x if own else None, **kw
+            )
+        if plan.none:
+            loss = plan.none_values(loss, grad)
+        if not want_grad:
+            return loss
+        return loss, _finish_grad(grad, x.shape, res_dtype)
 
 
 # ---- the row-pair losses: CosineSimilarity, Dice, Tversky ---------------------------

@@ -23,8 +23,10 @@ FAST_MODULES = (_elementwise, _rowwise, _softmax_ce, _similarity)
 # circle_loss has no compiled fast path: its kernel's input, S = E E^T, is made
 # in NumPy first
 ROWS = [
-    row for row in LOSSES if row.family != "linear_ce" and row.name != "circle_loss"
-]
+    row
+    for row in LOSSES
+    if row.family not in ("linear_ce", "ctc") and row.name != "circle_loss"
+]  # linear_ce and ctc have no fast path
 GRAD_ROWS = [row for row in ROWS if row.grad]
 SHAPE = (6, 5)
 

@@ -101,6 +101,7 @@ def test_every_public_loss_is_fuzzed():
         "circle_loss",
     }
     not_yet |= {"hinge_loss", "squared_hinge_loss", "msle_loss", "mape_loss"}
+    not_yet |= {"ctc_loss"}
     rows = [row for row in _table.LOSSES if row.name not in not_yet]
     assert all(row.fuzz for row in rows)
     assert set(_harness.FUNCTIONS) == {name for row in rows for name in row.names}

@@ -369,6 +369,30 @@ def _normalizer(rng):
     return forward, [], [y, w, sw, p]
 
 
+def _ctc(rng):
+    f, g = fastloss.ctc_loss, fastloss.ctc_loss_and_grad
+    t = 6
+    x = rng.standard_normal((t, N, C))
+    y = rng.integers(1, C, (N, 3))
+    il, tl = np.full(N, t), rng.integers(0, 4, N)
+    il[0] = 1  # an impossible alignment: inf, NaN gradient
+    bad_y = y.copy()
+    bad_y[1, 0] = 0  # the blank
+    kw = {"sample_weight": rng.random(N), "from_logits": True}
+    forward = [
+        lambda: f(x, y, il, tl),
+        lambda: f(x.astype(np.float32), y, il, tl, reduction="none", n_threads=2),
+        lambda: f(x, y, il, tl, zero_infinity=True, **kw),
+        _raises(f, x, bad_y, il, np.full(N, 3)),
+        _raises(f, x, y, il + 1, tl),
+    ]
+    grad = [
+        *_grad_calls(g, (x, y, il, tl), kw),
+        _raises(g, x, y, il, tl, out=np.empty((t, N, C), np.float32)),
+    ]
+    return forward, grad, [x, y, il, tl]
+
+
 # Builders by public name (the _and_grad twin goes with its loss).
 CASES = {
     "softmax_cross_entropy": _softmax_like(
@@ -399,6 +423,7 @@ CASES = {
     "squared_hinge_loss": _elementwise("squared_hinge_loss", {}),
     "msle_loss": _elementwise("msle_loss", {"epsilon": 1e-3}),
     "mape_loss": _elementwise("mape_loss", {"epsilon": 1e-3}),
+    "ctc_loss": _ctc,
 }
 
 

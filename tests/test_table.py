@@ -32,7 +32,7 @@ NOT_LOSSES = {
 
 def test_rows_are_unique_and_well_formed():
     assert len(ROWS) == len(_table.LOSSES)
-    families = {"softmax_ce", "rowwise", "elementwise", "linear_ce"}
+    families = {"softmax_ce", "rowwise", "elementwise", "linear_ce", "ctc"}
     for row in _table.LOSSES:
         assert row.family in families, row
         assert row.output in ("softmax", "sigmoid", "identity"), row

@@ -70,6 +70,7 @@ ELEMENTWISE_SHAPES = [(4 * 2**20,), (4096, 1000)]
 ROWWISE_SHAPES = [(8192, 1000), (4096, 32000)]
 TRIPLET_SHAPES = [(8192, 1000), (65536, 128)]
 LINEAR_CE_HIDDEN = 64  # linear cross-entropy: hidden (rows, 64), weight (C, 64)
+CTC_SHAPES = [(100, 32, 40)]  # (frames, sequences, classes), not scaled
 
 # The family of each public loss: which inputs it takes and which shapes.
 FAMILY = {
@@ -82,6 +83,7 @@ FAMILY = {
     "binary_cross_entropy": "probs",
     "binary_cross_entropy_with_logits": "logits",
     "sigmoid_focal_loss": "logits",
+    "ctc_loss": "ctc",
 }  # every other loss: "regression" (pred, target)
 SHAPES = {
     "classes": SOFTMAX_SHAPES,
@@ -91,6 +93,7 @@ SHAPES = {
     "rowwise_classes": ROWWISE_SHAPES,
     "two_logits": ROWWISE_SHAPES,
     "triplet": TRIPLET_SHAPES,
+    "ctc": CTC_SHAPES,
 }
 # Keyword arguments that take weights (one at a time: see weight_array).
 WEIGHT_ARGS = ("weight", "sample_weight", "pos_weight", "class_weight", "alpha")
@@ -161,6 +164,12 @@ def make_inputs(family: str, shape: tuple, dtype, rng, mixed: bool) -> tuple:
         hidden = (rng.standard_normal((rows, LINEAR_CE_HIDDEN)) * 0.5).astype(dtype)
         weight = (rng.standard_normal((c, LINEAR_CE_HIDDEN)) * 0.5).astype(dtype)
         return hidden, weight, rng.integers(0, c, size=rows)
+    if family == "ctc":
+        t, n, c = shape
+        lp = normal(2.0)
+        lp -= np.log(np.exp(lp).sum(-1, keepdims=True))  # log-probabilities
+        tl = rng.integers(0, 20, size=n)
+        return lp, rng.integers(1, c, size=(n, 20)), rng.integers(t // 2, t + 1, n), tl
     raise ValueError(family)
 
 
@@ -176,6 +185,8 @@ def weight_array(arg: str, family: str, args: tuple, dtype, rng, label=None):
         shape = x.shape[:-1] if x.ndim > 1 else x.shape
         if family == "linear":
             shape = (x.shape[0],)
+        if family == "ctc":
+            shape = (x.shape[1],)
     w = rng.uniform(0.25, 2.0, size=shape)
     if (label or arg) != "alpha":
         w.reshape(-1)[::7] = 0.0
@@ -220,7 +231,7 @@ def api_cases(max_elements: int):
         shapes = SHAPES.get(family, ELEMENTWISE_SHAPES)
         variants = [False, True] if family in ("logits", "probs") else [False]
         for shape0 in shapes:
-            shape = scaled(shape0, max_elements)
+            shape = shape0 if family == "ctc" else scaled(shape0, max_elements)
             for mixed in variants:
                 for dtype in (np.float32, np.float64):
                     tag = f"{'x'.join(map(str, shape))}{'-mixed' if mixed else ''}"

@@ -203,6 +203,27 @@ def _linear_ce(rng, shape, dtype):
     ]
 
 
+def _ctc(rng, shape, dtype):
+    """(T, N, C) frames over the shape's rows and classes; label lengths from 0 to
+    3, one sequence with too few frames (inf: NaN gradient, or 0 with
+    zero_infinity), labels in [1, c) (0 is the blank; c - 1 for the labels - 1)."""
+    n, c = shape
+    t = 5
+    lp = rng.standard_normal((t, n, c)).astype(dtype)
+    if c < 2:
+        return []
+    y = rng.integers(1, c, (n, 3))
+    il, tl = rng.integers(0, t + 1, n), rng.integers(0, 4, n)
+    il[0], tl[0] = 1, 3
+    flat = np.concatenate([y[i, : tl[i]] for i in range(n)])
+    return [
+        ((lp, y, il, tl), {}),
+        ((lp, flat, il, tl), {"zero_infinity": True, "from_logits": True}),
+        ((lp, y - 1, il, tl), {"blank": c - 1, "zero_infinity": True}),
+        ((lp, y, il, tl), {"sample_weight": _positive(rng, n, dtype)}),
+    ]
+
+
 CASES = {
     "softmax_cross_entropy": _sce,
     "perplexity": _perplexity,
@@ -231,6 +252,7 @@ CASES = {
     "squared_hinge_loss": _elementwise(lambda rng, s, d: []),
     "msle_loss": _elementwise(lambda rng, s, d: [{"epsilon": 0.5}]),
     "mape_loss": _elementwise(lambda rng, s, d: [{"epsilon": 0.0}]),
+    "ctc_loss": _ctc,
 }
 
 

@@ -125,6 +125,15 @@ step(fastloss.tversky_loss_and_grad(probs, labels, out=np.empty_like(probs)))
 as_float(fastloss.circle_loss(anchor, [0, 0, 1, 1], gamma=2.0, margin=0.25))
 step(fastloss.circle_loss_and_grad(anchor, np.array([0, 1, 0, 1]), reduction="sum"))
 
+# ---- CTC: (frames, sequences, classes) log-probabilities, labels, lengths ---------
+frames = np.log(np.full((6, 2, 4), 0.25))
+seqs = np.array([[1, 2], [3, 0]])
+as_float(fastloss.ctc_loss(frames, seqs, [6, 5], [2, 1], blank=0, zero_infinity=True))
+step(fastloss.ctc_loss_and_grad(frames, seqs, [6, 5], [2, 1], from_logits=True))
+ctc_keras = losses.CTC()
+as_float(ctc_keras(seqs, frames.transpose(1, 0, 2)))
+step(ctc_keras.loss_and_grad(seqs, frames.transpose(1, 0, 2)))
+
 # ---- Keras-named classes and get_loss ----------------------------------------------
 probs_2d = np.full((4, 3), 1.0 / 3.0)
 onehot = np.eye(3)[target]
