@@ -247,7 +247,7 @@ def _extensions():
         *(f"src_c/fl_elementwise_{path}_f32.c" for path in paths),
         *(
             f"src_c/{fam}_{path}.c"
-            for fam in ("fl_rowwise", "fl_softmax_ce")
+            for fam in ("fl_rowwise", "fl_softmax_ce", "fl_objectives")
             for path in paths
         ),
         *(f"src_c/fl_optim_{path}.c" for path in paths),
@@ -256,6 +256,7 @@ def _extensions():
         "src_c/fl_softmax_ce.c",
         "src_c/fl_rowwise.c",
         "src_c/fl_optim.c",
+        "src_c/fl_objectives.c",
         "src_c/fl_dispatch.c",
         "src_c/fl_ctc.c",  # baseline code only: a dynamic program, no vector loop
     ]

@@ -71,3 +71,13 @@ __all__ = [
     "show_config",
     *(name for row in _table.LOSSES for name in row.names),
 ]
+
+
+def __getattr__(name: str) -> object:
+    # fastloss.objectives (the gradient-boosting objectives) loads on first use:
+    # `import fastloss` stays as fast as before for everyone else.
+    if name == "objectives":
+        import importlib
+
+        return importlib.import_module(".objectives", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

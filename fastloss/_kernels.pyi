@@ -155,3 +155,20 @@ def ctc(
     reduction: int,
     n_threads: int,
 ) -> float: ...
+def objective(
+    kind: int,
+    x: _Floats,
+    y: Any,
+    sample_weight: _Floats | None,
+    class_weight: _Floats | None,
+    grad: _Floats | None,
+    hess: _Floats | None,
+    k: int,
+    p0: float,
+    p1: float,
+    hess_scale: float,
+    min_hess: float,
+    n_threads: int,
+) -> float: ...
+
+OBJ_KINDS: dict[str, int]

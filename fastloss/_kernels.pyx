@@ -1353,3 +1353,133 @@ def ctc(
     if status == FL_CTC_EBADARG:
         raise ValueError("ctc kernel: bad t, n, c, blank or reduction")
     return a.loss
+
+
+# ---- gradient-boosting objectives (src_c/fl_objectives.h), for fastloss/objectives.py
+
+cdef extern from "fl_objectives.h" nogil:
+    ctypedef struct fl_obj_args:
+        int kind
+        const void *raw
+        const void *target
+        const void *sample_weight
+        const void *class_weight
+        void *grad
+        void *hess
+        int64_t n
+        int64_t k
+        double p[4]
+        double hess_scale
+        double min_hess
+        double loss
+    int FL_OBJ_OK
+    int FL_OBJ_ENOMEM
+    int FL_OBJ_EKIND
+    int FL_OBJ_ETARGET
+    int FL_OBJ_COUNT
+    int FL_OBJ_SOFTMAX
+    int fl_obj_f32(fl_obj_args *args, int n_threads)
+    int fl_obj_f64(fl_obj_args *args, int n_threads)
+    const char *fl_obj_kind_name(int kind)
+
+
+def objective(
+    int kind,
+    x,                 # IN  (n * k,) raw scores, C order
+    y,                 # IN  (n,) targets of x's dtype; int64 class indices (SOFTMAX)
+    sample_weight,     # IN  (n,) or None
+    class_weight,      # IN  (k,) or None (SOFTMAX only)
+    grad,              # OUT (n * k,) or None (then the loss sum alone)
+    hess,              # OUT (n * k,), given exactly when grad is
+    int64_t k,
+    double p0,
+    double p1,
+    double hess_scale,
+    double min_hess,
+    int n_threads,
+):
+    """Objective of kind `kind` (FL_OBJ_* in fl_objectives.h): with grad None, returns
+    the float64 sum of the weighted losses; else writes grad and hess and returns 0.
+    n is len(y); ValueError, before anything is read or written, for a buffer whose
+    length is not the one above, or outputs that overlap an input or each other."""
+    cdef fl_obj_args a
+    cdef int status
+    cdef str fn = "objective"
+    cdef bint f32 = x.dtype.itemsize == 4
+    cdef bint soft = kind == FL_OBJ_SOFTMAX
+    cdef Py_ssize_t item = 4 if f32 else 8
+    cdef Py_ssize_t n = y.shape[0]
+    cdef Py_ssize_t nk, nb
+    if kind < 0 or kind >= FL_OBJ_COUNT:
+        raise ValueError(f"objective kernel: unknown kind {kind}")
+    if (grad is None) != (hess is None):
+        raise ValueError("objective kernel: grad and hess go together")
+    nk = _n_by_c(fn, n, k if soft else 1, 1)
+    if f32:
+        a.raw = _cf32(x, nk, fn, "x", True)
+        if soft:
+            a.target = _ci64(y, n, fn, "y")
+            a.class_weight = _cf32(class_weight, k, fn, "class_weight")
+        else:
+            a.target = _cf32(y, n, fn, "y", True)
+            a.class_weight = NULL
+        a.sample_weight = _cf32(sample_weight, n, fn, "sample_weight")
+        a.grad = _wf32(grad, nk, fn, "grad")
+        a.hess = _wf32(hess, nk, fn, "hess")
+    else:
+        a.raw = _cf64(x, nk, fn, "x", True)
+        if soft:
+            a.target = _ci64(y, n, fn, "y")
+            a.class_weight = _cf64(class_weight, k, fn, "class_weight")
+        else:
+            a.target = _cf64(y, n, fn, "y", True)
+            a.class_weight = NULL
+        a.sample_weight = _cf64(sample_weight, n, fn, "sample_weight")
+        a.grad = _wf64(grad, nk, fn, "grad")
+        a.hess = _wf64(hess, nk, fn, "hess")
+    a.kind = kind
+    a.n = n
+    a.k = k if soft else 1
+    a.p[0] = p0
+    a.p[1] = p1
+    a.p[2] = 0.0
+    a.p[3] = 0.0
+    a.hess_scale = hess_scale
+    a.min_hess = min_hess
+    if nk == 0:
+        return 0.0
+    if a.grad != NULL:
+        nb = nk * item
+        if (_overlap(a.grad, nb, a.hess, nb)
+                or _overlap(a.grad, nb, a.raw, nb) or _overlap(a.hess, nb, a.raw, nb)
+                or _overlap(a.grad, nb, a.target, n * (8 if soft else item))
+                or _overlap(a.hess, nb, a.target, n * (8 if soft else item))
+                or _overlap(a.grad, nb, a.sample_weight, n * item)
+                or _overlap(a.hess, nb, a.sample_weight, n * item)
+                or _overlap(a.grad, nb, a.class_weight, k * item)
+                or _overlap(a.hess, nb, a.class_weight, k * item)):
+            raise ValueError(
+                "objective kernel: grad and hess must not overlap each other or an "
+                "input")
+    if _misaligned(<size_t>a.raw | <size_t>a.sample_weight | <size_t>a.class_weight
+                   | <size_t>a.grad | <size_t>a.hess, item) or _misaligned(
+                       <size_t>a.target, 8 if soft else item):
+        return _realigned(objective, (
+            kind, x, y, sample_weight, class_weight, grad, hess, k, p0, p1,
+            hess_scale, min_hess, n_threads), 1, 4, 2)
+    with nogil:
+        if f32:
+            status = fl_obj_f32(&a, n_threads)
+        else:
+            status = fl_obj_f64(&a, n_threads)
+    if status == FL_OBJ_ETARGET:
+        raise ValueError(f"objective kernel: a class index is outside [0, {k})")
+    if status == FL_OBJ_ENOMEM:
+        raise MemoryError("objective: out of memory for scratch space")
+    if status != FL_OBJ_OK:
+        raise ValueError(f"objective kernel: unknown kind {kind}")
+    return a.loss
+
+
+# The objective kinds by name, from the kernel's own list (FL_OBJ_KINDS).
+OBJ_KINDS = {fl_obj_kind_name(k).decode(): k for k in range(FL_OBJ_COUNT)}
