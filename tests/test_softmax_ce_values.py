@@ -256,7 +256,7 @@ def test_unit_weights_equal_no_weights(rng, kind, reduction):
     kw["reduction"] = reduction
     want = fastloss.softmax_cross_entropy_and_grad(logits, target, **kw)
     got = fastloss.softmax_cross_entropy_and_grad(
-        logits, target, weight=np.ones(4), sample_weight=np.ones(5), **kw
+        logits, target, class_weight=np.ones(4), sample_weight=np.ones(5), **kw
     )
     np.testing.assert_allclose(got[0], want[0], rtol=1e-14)
     np.testing.assert_allclose(got[1], want[1], rtol=1e-14, atol=1e-17)

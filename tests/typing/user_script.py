@@ -290,6 +290,15 @@ per_sample: list[Any] = [
     losses.KLD(probabilities, probabilities),
     losses.bce(np.eye(3)[y_train], probabilities),
     losses.BCE(np.eye(3)[y_train], probabilities),
+    losses.mean_absolute_percentage_error(probabilities, probabilities),
+    losses.mean_squared_logarithmic_error(probabilities, probabilities),
+    losses.mape(probabilities, probabilities),
+    losses.MAPE(probabilities, probabilities),
+    losses.msle(probabilities, probabilities),
+    losses.MSLE(probabilities, probabilities),
+    losses.hinge(np.eye(3)[y_train], probabilities),
+    losses.squared_hinge(np.eye(3)[y_train], probabilities),
+    losses.poisson(probabilities, probabilities),
 ]
 got = losses.get({"class_name": "Huber", "config": {"delta": 2.0}})
 
