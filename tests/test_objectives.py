@@ -2,15 +2,15 @@
 float64 twins of tests/_reference_objectives.py, 4th-order central finite
 differences, extreme scores, thread counts, hypothesis properties and bad input."""
 
+import _reference_objectives as ref
 import numpy as np
 import pytest
+from _matrix import DTYPES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from fastloss import objectives as ob
-from tests import _reference_objectives as ref
-from tests._matrix import DTYPES
 
 RNG = np.random.default_rng(17)
 
