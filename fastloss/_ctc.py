@@ -17,12 +17,11 @@ from . import _kernels
 from ._config import _resolve_n_threads
 from ._typing import FloatArray, LossAndGrad, LossValue
 from ._validation import (
-    _F16,
     _I64,
     bool_flag,
     check_out,
     check_reduction,
-    finish_grad,
+    finish_loss,
     float_input,
     grad_buffer,
     int_scalar,
@@ -200,15 +199,9 @@ def _ctc(out, want_grad, log_probs, targets, input_lengths, target_lengths, *opt
         _kernels.CTC_REDUCTIONS[reduction],
         nt,
     )
-    if reduction == "none":
-        loss = rows.astype(_F16) if res_dtype is _F16 else rows
-        if unbatched:
-            loss = loss.reshape(())
-    else:
-        loss = float(total)
-    if not want_grad:
-        return loss
-    return loss, finish_grad(grad, out, res_dtype)
+    if rows is not None and unbatched:
+        rows = rows.reshape(())
+    return finish_loss(total, rows, grad, out, res_dtype)
 
 
 def ctc_loss(

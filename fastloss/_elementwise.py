@@ -18,13 +18,12 @@ from . import _kernels
 from ._config import _resolve_n_threads
 from ._typing import FloatArray
 from ._validation import (
-    _F16,
     check_copies_out,
     check_out,
     check_reduction,
     check_weight_range,
     dtype_scalar,
-    finish_grad,
+    finish_loss,
     float_input,
     grad_buffer,
 )
@@ -286,15 +285,9 @@ def elementwise_loss(
         scale,
         nt,
     )
-    if reduction == "none":
-        loss = elems.astype(_F16) if res_dtype is _F16 else elems
-    elif reduction == "sum" or folded:
-        loss = float(total)
-    else:
-        loss = float(total) / denom if denom != 0 else 0.0
-    if not want_grad:
-        return loss
-    return loss, finish_grad(grad, out, res_dtype)
+    if reduction == "mean" and not folded:
+        total = float(total) / denom if denom != 0 else 0.0
+    return finish_loss(total, elems, grad, out, res_dtype)
 
 
 _F = TypeVar("_F", bound=Callable[..., Any])

@@ -29,6 +29,7 @@ from ._validation import (
     derived_weights,
     dtype_scalar,
     finish_grad,
+    finish_loss,
     float_input,
     grad_buffer,
     index_str,
@@ -113,12 +114,6 @@ def _call(kind, x, x2, x3, y, alpha, sw, grads, rows, params, ignore, mean, nt):
         mean,
         nt,
     )
-
-
-def _loss_value(rows, total, reduction, res_dtype):
-    if reduction == "none":
-        return rows.astype(_F16) if res_dtype is _F16 else rows
-    return float(total)
 
 
 _COMMON_DOC = """\
@@ -254,10 +249,7 @@ def _focal(
             f"is out of range: class indices must be in [0, {c}) or equal "
             f"ignore_index ({ignore_index})"
         ) from None
-    loss = _loss_value(rows, total, reduction, res_dtype)
-    if not want_grad:
-        return loss
-    return loss, finish_grad(grad, out, res_dtype)
+    return finish_loss(total, rows, grad, out, res_dtype)
 
 
 def _focal_class_weight(alpha, class_weight, c, dtype):
@@ -580,10 +572,7 @@ def _kl(
         reduction == "mean",
         nt,
     )
-    loss = _loss_value(rows, total, reduction, res_dtype)
-    if not want_grad:
-        return loss
-    return loss, finish_grad(grad, out, res_dtype)
+    return finish_loss(total, rows, grad, out, res_dtype)
 
 
 def _kl_params(dtype, temperature):
@@ -974,7 +963,7 @@ def _triplet(
         reduction == "mean",
         nt,
     )
-    loss = _loss_value(rows, total, reduction, res_dtype)
+    loss = finish_loss(total, rows, None, None, res_dtype)
     if not want_grad:
         return loss
     outs = (None, None, None) if out is None else tuple(out)

@@ -22,7 +22,6 @@ from ._rowwise import (
     _OUT_DOC,
     _call,
     _fast,
-    _loss_value,
     _rows,
     _sample_weight,
 )
@@ -32,7 +31,7 @@ from ._validation import (
     check_out,
     check_reduction,
     dtype_scalar,
-    finish_grad,
+    finish_loss,
     float_input,
     grad_buffer,
 )
@@ -123,10 +122,7 @@ def _pair(
         reduction == "mean",
         nt,
     )
-    loss = _loss_value(rows, total, reduction, res_dtype)
-    if not want_grad:
-        return loss
-    return loss, finish_grad(grad, out, res_dtype)
+    return finish_loss(total, rows, grad, out, res_dtype)
 
 
 def _cosine_params(dtype, epsilon):
@@ -648,7 +644,7 @@ def _circle(
             False,
             nt,
         )
-    loss = _loss_value(rows, total, reduction, res_dtype)
+    loss = finish_loss(total, rows, None, None, res_dtype)
     if not want_grad:
         return loss
     grad = s @ x  # dE = (G + G^T) E

@@ -9,13 +9,12 @@ from . import _kernels
 from ._config import _resolve_n_threads
 from ._typing import FloatArray, LossAndGrad, LossValue
 from ._validation import (
-    _F16,
     check_copies_out,
     check_out,
     check_reduction,
     class_index_target,
     dtype_scalar,
-    finish_grad,
+    finish_loss,
     float_input,
     grad_buffer,
     index_str,
@@ -230,13 +229,7 @@ def _softmax_cross_entropy(
             f"({ignore_index})"
         ) from None
 
-    if reduction == "none":
-        loss = rows.astype(_F16) if res_dtype is _F16 else rows
-    else:
-        loss = total
-    if not want_grad:
-        return loss
-    return loss, finish_grad(grad, out, res_dtype)
+    return finish_loss(total, rows, grad, out, res_dtype)
 
 
 def _rescale_class_weights(w: np.ndarray, z: float) -> tuple[np.ndarray, float]:

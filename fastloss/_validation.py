@@ -415,3 +415,23 @@ def finish_grad(
         np.copyto(out, grad, casting="unsafe")
         return out
     return grad.astype(_F16)
+
+
+def finish_loss(
+    total: float,
+    rows: FloatArray | None,
+    grad: FloatArray | None,
+    out: FloatArray | None,
+    res_dtype: np.dtype[Any],
+) -> Any:
+    """What every loss call returns: the reduced loss as a Python float (``rows`` is
+    None), or the per-row/per-element losses the kernel wrote into ``rows`` (cast
+    back to float16 for float16 input); with the gradient the kernel wrote into
+    ``grad`` (see finish_grad) when there is one."""
+    if rows is None:
+        loss = float(total)
+    else:
+        loss = rows.astype(_F16) if res_dtype is _F16 else rows
+    if grad is None:
+        return loss
+    return loss, finish_grad(grad, out, res_dtype)
