@@ -482,8 +482,23 @@ class Loss:
         loss, grad = out
         return loss, np.moveaxis(grad, -1, axis)
 
+    # The fastloss functional pair (its loss-only name) that a per-element loss
+    # class runs, averaged over the last axis as Keras does, with these options.
+    # Classes with another shape of computation override `_run` instead.
+    _function: str | None = None
+    _function_options: dict[str, Any] = {}
+
     def _run(self, y_true, y_pred, sample_weight, want_grad):
-        raise NotImplementedError
+        if self._function is None:
+            raise NotImplementedError
+        return self._elementwise(
+            self._function,
+            y_true,
+            y_pred,
+            sample_weight,
+            want_grad,
+            **self._function_options,
+        )
 
     def _params(self):
         return {}
@@ -595,8 +610,7 @@ class MeanSquaredError(Loss):
 
     _keras_name = "mean_squared_error"
 
-    def _run(self, y_true, y_pred, sample_weight, want_grad):
-        return self._elementwise("mse_loss", y_true, y_pred, sample_weight, want_grad)
+    _function = "mse_loss"
 
 
 class MeanAbsoluteError(Loss):
@@ -624,8 +638,7 @@ class MeanAbsoluteError(Loss):
 
     _keras_name = "mean_absolute_error"
 
-    def _run(self, y_true, y_pred, sample_weight, want_grad):
-        return self._elementwise("l1_loss", y_true, y_pred, sample_weight, want_grad)
+    _function = "l1_loss"
 
 
 class Huber(Loss):
@@ -656,6 +669,7 @@ class Huber(Loss):
     """
 
     _keras_name = "huber_loss"
+    _function = "huber_loss"
 
     def __init__(
         self,
@@ -668,14 +682,10 @@ class Huber(Loss):
         self.delta = real_scalar(delta, "delta", 0.0)
         if self.delta == 0:
             raise ValueError("delta must be > 0, got 0.0")
+        self._function_options = {"delta": self.delta}
 
     def _params(self):
         return {"delta": self.delta}
-
-    def _run(self, y_true, y_pred, sample_weight, want_grad):
-        return self._elementwise(
-            "huber_loss", y_true, y_pred, sample_weight, want_grad, delta=self.delta
-        )
 
 
 class LogCosh(Loss):
@@ -703,10 +713,7 @@ class LogCosh(Loss):
 
     _keras_name = "log_cosh"
 
-    def _run(self, y_true, y_pred, sample_weight, want_grad):
-        return self._elementwise(
-            "log_cosh_loss", y_true, y_pred, sample_weight, want_grad
-        )
+    _function = "log_cosh_loss"
 
 
 def _check_smoothing(label_smoothing):
@@ -1509,8 +1516,7 @@ class Hinge(Loss):
 
     _keras_name = "hinge"
 
-    def _run(self, y_true, y_pred, sample_weight, want_grad):
-        return self._elementwise("hinge_loss", y_true, y_pred, sample_weight, want_grad)
+    _function = "hinge_loss"
 
 
 class SquaredHinge(Loss):
@@ -1537,10 +1543,7 @@ class SquaredHinge(Loss):
 
     _keras_name = "squared_hinge"
 
-    def _run(self, y_true, y_pred, sample_weight, want_grad):
-        return self._elementwise(
-            "squared_hinge_loss", y_true, y_pred, sample_weight, want_grad
-        )
+    _function = "squared_hinge_loss"
 
 
 class MeanSquaredLogarithmicError(Loss):
@@ -1570,10 +1573,8 @@ class MeanSquaredLogarithmicError(Loss):
 
     _keras_name = "mean_squared_logarithmic_error"
 
-    def _run(self, y_true, y_pred, sample_weight, want_grad):
-        return self._elementwise(
-            "msle_loss", y_true, y_pred, sample_weight, want_grad, epsilon=EPSILON
-        )
+    _function = "msle_loss"
+    _function_options = {"epsilon": EPSILON}
 
 
 class MeanAbsolutePercentageError(Loss):
@@ -1604,10 +1605,8 @@ class MeanAbsolutePercentageError(Loss):
 
     _keras_name = "mean_absolute_percentage_error"
 
-    def _run(self, y_true, y_pred, sample_weight, want_grad):
-        return self._elementwise(
-            "mape_loss", y_true, y_pred, sample_weight, want_grad, epsilon=EPSILON
-        )
+    _function = "mape_loss"
+    _function_options = {"epsilon": EPSILON}
 
 
 class Poisson(Loss):
@@ -1646,16 +1645,8 @@ class Poisson(Loss):
 
     _keras_name = "poisson"
 
-    def _run(self, y_true, y_pred, sample_weight, want_grad):
-        return self._elementwise(
-            "poisson_loss",
-            y_true,
-            y_pred,
-            sample_weight,
-            want_grad,
-            log_input=False,
-            eps=EPSILON,
-        )
+    _function = "poisson_loss"
+    _function_options = {"log_input": False, "eps": EPSILON}
 
 
 class CTC(Loss):
