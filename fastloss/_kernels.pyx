@@ -179,6 +179,22 @@ cdef inline double *_wf64(
 ) except? NULL:
     return &v[0] if _take(v is None, 0 if v is None else v.shape[0], need, fn, arg, required) else NULL
 
+# The same for an array of the compute dtype (float32 when `f32`, else float64): a
+# binding written once for both dtypes.
+cdef inline const void *_cin(
+    object v, bint f32, Py_ssize_t need, str fn, str arg, bint required=False
+) except? NULL:
+    if f32:
+        return _cf32(v, need, fn, arg, required)
+    return _cf64(v, need, fn, arg, required)
+
+cdef inline void *_wout(
+    object v, bint f32, Py_ssize_t need, str fn, str arg
+) except? NULL:
+    if f32:
+        return _wf32(v, need, fn, arg)
+    return _wf64(v, need, fn, arg)
+
 cdef inline const int64_t *_ci64(
     const int64_t[::1] v, Py_ssize_t need, str fn, str arg
 ) except? NULL:
@@ -272,20 +288,12 @@ def softmax_cross_entropy(
     cdef str fn = "softmax_cross_entropy"
     cdef bint f32 = logits.dtype.itemsize == 4
     cdef Py_ssize_t nc = _n_by_c(fn, n, c, 1)
-    if f32:
-        a.logits = _cf32(logits, nc, fn, "logits", True)
-        a.prob = _cf32(prob, nc, fn, "prob")
-        a.weight = _cf32(weight, c, fn, "weight")
-        a.sample_weight = _cf32(sample_weight, n, fn, "sample_weight")
-        a.grad = _wf32(grad, nc, fn, "grad")
-        a.loss_rows = _wf32(loss_rows, n, fn, "loss_rows")
-    else:
-        a.logits = _cf64(logits, nc, fn, "logits", True)
-        a.prob = _cf64(prob, nc, fn, "prob")
-        a.weight = _cf64(weight, c, fn, "weight")
-        a.sample_weight = _cf64(sample_weight, n, fn, "sample_weight")
-        a.grad = _wf64(grad, nc, fn, "grad")
-        a.loss_rows = _wf64(loss_rows, n, fn, "loss_rows")
+    a.logits = _cin(logits, f32, nc, fn, "logits", True)
+    a.prob = _cin(prob, f32, nc, fn, "prob")
+    a.weight = _cin(weight, f32, c, fn, "weight")
+    a.sample_weight = _cin(sample_weight, f32, n, fn, "sample_weight")
+    a.grad = _wout(grad, f32, nc, fn, "grad")
+    a.loss_rows = _wout(loss_rows, f32, n, fn, "loss_rows")
     a.target = _ci64(target, n, fn, "target")
     a.n = n
     a.c = c
@@ -792,22 +800,13 @@ def elementwise(
         # nothing is read: a trailing axis of length 0 comes with a pos_weight of
         # length 0 (or 1, broadcast), while the caller passes c >= 1
         n_pw = len(pos_weight)
-    if f32:
-        a.input = _cf32(x, n, fn, "x", True)
-        a.target = _cf32(y, n, fn, "y", True)
-        a.weight = _cf32(weight, n, fn, "weight")
-        a.sample_weight = _cf32(sample_weight, n_sw, fn, "sample_weight")
-        a.pos_weight = _cf32(pos_weight, n_pw, fn, "pos_weight")
-        a.grad = _wf32(grad, n, fn, "grad")
-        a.loss_elems = _wf32(loss_elems, n, fn, "loss_elems")
-    else:
-        a.input = _cf64(x, n, fn, "x", True)
-        a.target = _cf64(y, n, fn, "y", True)
-        a.weight = _cf64(weight, n, fn, "weight")
-        a.sample_weight = _cf64(sample_weight, n_sw, fn, "sample_weight")
-        a.pos_weight = _cf64(pos_weight, n_pw, fn, "pos_weight")
-        a.grad = _wf64(grad, n, fn, "grad")
-        a.loss_elems = _wf64(loss_elems, n, fn, "loss_elems")
+    a.input = _cin(x, f32, n, fn, "x", True)
+    a.target = _cin(y, f32, n, fn, "y", True)
+    a.weight = _cin(weight, f32, n, fn, "weight")
+    a.sample_weight = _cin(sample_weight, f32, n_sw, fn, "sample_weight")
+    a.pos_weight = _cin(pos_weight, f32, n_pw, fn, "pos_weight")
+    a.grad = _wout(grad, f32, n, fn, "grad")
+    a.loss_elems = _wout(loss_elems, f32, n, fn, "loss_elems")
     a.kind = kind
     a.n = n
     a.c = c
@@ -957,26 +956,15 @@ def rowwise(
     if kind < 0 or kind >= FL_RW_COUNT:
         raise ValueError(f"rowwise kernel: unknown kind {kind}")
     cdef Py_ssize_t nc = _n_by_c(fn, n, c, 0)
-    if f32:
-        a.x = _cf32(x, nc, fn, "x", True)
-        a.x2 = _cf32(x2, nc, fn, "x2")
-        a.x3 = _cf32(x3, nc, fn, "x3")
-        a.class_weight = _cf32(class_weight, c, fn, "class_weight")
-        a.sample_weight = _cf32(sample_weight, n, fn, "sample_weight")
-        a.grad = _wf32(grad, nc, fn, "grad")
-        a.grad2 = _wf32(grad2, nc, fn, "grad2")
-        a.grad3 = _wf32(grad3, nc, fn, "grad3")
-        a.loss_rows = _wf32(loss_rows, n, fn, "loss_rows")
-    else:
-        a.x = _cf64(x, nc, fn, "x", True)
-        a.x2 = _cf64(x2, nc, fn, "x2")
-        a.x3 = _cf64(x3, nc, fn, "x3")
-        a.class_weight = _cf64(class_weight, c, fn, "class_weight")
-        a.sample_weight = _cf64(sample_weight, n, fn, "sample_weight")
-        a.grad = _wf64(grad, nc, fn, "grad")
-        a.grad2 = _wf64(grad2, nc, fn, "grad2")
-        a.grad3 = _wf64(grad3, nc, fn, "grad3")
-        a.loss_rows = _wf64(loss_rows, n, fn, "loss_rows")
+    a.x = _cin(x, f32, nc, fn, "x", True)
+    a.x2 = _cin(x2, f32, nc, fn, "x2")
+    a.x3 = _cin(x3, f32, nc, fn, "x3")
+    a.class_weight = _cin(class_weight, f32, c, fn, "class_weight")
+    a.sample_weight = _cin(sample_weight, f32, n, fn, "sample_weight")
+    a.grad = _wout(grad, f32, nc, fn, "grad")
+    a.grad2 = _wout(grad2, f32, nc, fn, "grad2")
+    a.grad3 = _wout(grad3, f32, nc, fn, "grad3")
+    a.loss_rows = _wout(loss_rows, f32, n, fn, "loss_rows")
     a.target = _ci64(target, n, fn, "target")
     a.kind = kind
     a.n = n
@@ -1280,16 +1268,10 @@ def ctc(
     if t < 0:
         raise ValueError(f"ctc kernel: t must be >= 0, got {t}")
     tnc = _n_by_c(fn, t, nn, 0)
-    if f32:
-        a.x = _cf32(x, tnc, fn, "x", True)
-        a.sample_weight = _cf32(sample_weight, n, fn, "sample_weight")
-        a.grad = _wf32(grad, tnc, fn, "grad")
-        a.loss_rows = _wf32(loss_rows, n, fn, "loss_rows")
-    else:
-        a.x = _cf64(x, tnc, fn, "x", True)
-        a.sample_weight = _cf64(sample_weight, n, fn, "sample_weight")
-        a.grad = _wf64(grad, tnc, fn, "grad")
-        a.loss_rows = _wf64(loss_rows, n, fn, "loss_rows")
+    a.x = _cin(x, f32, tnc, fn, "x", True)
+    a.sample_weight = _cin(sample_weight, f32, n, fn, "sample_weight")
+    a.grad = _wout(grad, f32, tnc, fn, "grad")
+    a.loss_rows = _wout(loss_rows, f32, n, fn, "loss_rows")
     if targets is None:
         raise ValueError("ctc kernel: targets is required, got None")
     a.n_targets = targets.shape[0]
@@ -1415,28 +1397,16 @@ def objective(
     if (grad is None) != (hess is None):
         raise ValueError("objective kernel: grad and hess go together")
     nk = _n_by_c(fn, n, k if soft else 1, 1)
-    if f32:
-        a.raw = _cf32(x, nk, fn, "x", True)
-        if soft:
-            a.target = _ci64(y, n, fn, "y")
-            a.class_weight = _cf32(class_weight, k, fn, "class_weight")
-        else:
-            a.target = _cf32(y, n, fn, "y", True)
-            a.class_weight = NULL
-        a.sample_weight = _cf32(sample_weight, n, fn, "sample_weight")
-        a.grad = _wf32(grad, nk, fn, "grad")
-        a.hess = _wf32(hess, nk, fn, "hess")
+    a.raw = _cin(x, f32, nk, fn, "x", True)
+    if soft:
+        a.target = _ci64(y, n, fn, "y")
+        a.class_weight = _cin(class_weight, f32, k, fn, "class_weight")
     else:
-        a.raw = _cf64(x, nk, fn, "x", True)
-        if soft:
-            a.target = _ci64(y, n, fn, "y")
-            a.class_weight = _cf64(class_weight, k, fn, "class_weight")
-        else:
-            a.target = _cf64(y, n, fn, "y", True)
-            a.class_weight = NULL
-        a.sample_weight = _cf64(sample_weight, n, fn, "sample_weight")
-        a.grad = _wf64(grad, nk, fn, "grad")
-        a.hess = _wf64(hess, nk, fn, "hess")
+        a.target = _cin(y, f32, n, fn, "y", True)
+        a.class_weight = NULL
+    a.sample_weight = _cin(sample_weight, f32, n, fn, "sample_weight")
+    a.grad = _wout(grad, f32, nk, fn, "grad")
+    a.hess = _wout(hess, f32, nk, fn, "hess")
     a.kind = kind
     a.n = n
     a.k = k if soft else 1
