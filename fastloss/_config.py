@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import operator
 import os
 import warnings
 from typing import Any
 
 from . import _kernels
+from ._validation import whole_number
 from ._version import __version__
 
 _SIMD_NAMES = _kernels.SIMD_NAMES  # index = the C enum value
@@ -20,16 +20,7 @@ MAX_THREADS = 1 << 16
 
 
 def _check_n_threads(n_threads: Any, name: str = "n_threads") -> int:
-    if isinstance(n_threads, bool):
-        raise TypeError(f"{name} must be None or an int >= 1, got {n_threads!r}")
-    try:
-        n = operator.index(n_threads)
-    except TypeError:
-        raise TypeError(
-            f"{name} must be None or an int >= 1, got {n_threads!r}"
-        ) from None
-    if n < 1:
-        raise ValueError(f"{name} must be None or an int >= 1, got {n}")
+    n = whole_number(n_threads, name, 1, "None or an int >= 1")
     if n > MAX_THREADS:
         # The kernels take a C int, and no machine runs this many threads usefully.
         raise ValueError(f"{name} must be <= {MAX_THREADS}, got {n}")

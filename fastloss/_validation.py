@@ -244,16 +244,54 @@ def renamed(fn: str, old: str, new: str, old_value: Any, new_value: Any) -> Any:
     return old_value
 
 
+def whole_number(value: Any, name: str, low: int | None, what: str) -> int:
+    """An int (not a bool) >= low (None: any); `what` says what is accepted in the
+    messages ("a positive int", "an int >= 0", ...)."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be {what}, got {value!r}")
+    try:
+        n = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be {what}, got {value!r}") from None
+    if low is not None and n < low:
+        raise ValueError(f"{name} must be {what}, got {n}")
+    return n
+
+
+def positive_int(value: Any, name: str) -> int:
+    """An int >= 1 (not a bool): a count, a width, a number of epochs."""
+    return whole_number(value, name, 1, "a positive int")
+
+
+def real_interval(
+    value: Any, name: str, low: float, high: float, closed: bool
+) -> float:
+    """A finite float in [low, high] (``[low, high)`` unless `closed`): a rate."""
+    if isinstance(value, (bool, np.bool_, str, bytes)):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a real number, got {value!r}") from None
+    if not (math.isfinite(v) and low <= v and (v <= high if closed else v < high)):
+        interval = f"[{low}, {high}{']' if closed else ')'}"
+        raise ValueError(f"{name} must be in {interval}, got {value!r}")
+    return v
+
+
+def positive_real(value: Any, name: str) -> float:
+    """A finite float > 0: a learning rate, an epsilon."""
+    v = real_interval(value, name, 0.0, math.inf, False)
+    if v == 0.0:
+        raise ValueError(f"{name} must be > 0, got {value!r}")
+    return v
+
+
 def int_scalar(value: Any, name: str) -> int:
     """An int that fits in int64 (the kernels' index type)."""
     if type(value) is int and -(2**63) <= value < 2**63:
         return value
-    if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be an int, got {value!r}")
-    try:
-        v = operator.index(value)
-    except TypeError:
-        raise TypeError(f"{name} must be an int, got {value!r}") from None
+    v = whole_number(value, name, None, "an int")
     if not -(2**63) <= v < 2**63:
         raise ValueError(f"{name} must fit in a 64-bit integer, got {v}")
     return v
@@ -428,6 +466,7 @@ def finish_loss(
     None), or the per-row/per-element losses the kernel wrote into ``rows`` (cast
     back to float16 for float16 input); with the gradient the kernel wrote into
     ``grad`` (see finish_grad) when there is one."""
+    loss: float | FloatArray
     if rows is None:
         loss = float(total)
     else:

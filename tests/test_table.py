@@ -173,3 +173,17 @@ def test_benchmark_cases():
         assert case.options == row.bench.options
         assert case.rowwise == (row.family != "elementwise")
         assert case.name in impls.NUMPY_LOSSES  # the NumPy peer every case has
+
+
+def test_nn_calls_the_api_layer_not_the_kernels():
+    """fastloss.nn reaches the C kernels only through the API modules (losses
+    through the functional pairs, optimizer steps through fastloss._optim), so
+    every validation rule lives in one place."""
+    import pathlib
+
+    import fastloss.nn
+
+    root = pathlib.Path(fastloss.nn.__file__).parent
+    for path in sorted(root.glob("*.py")):
+        source = path.read_text()
+        assert "_kernels" not in source, f"{path.name} uses fastloss._kernels"

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from .._validation import positive_int
 from ._common import FloatArray, Workspace
 from .activations import get_activation
 from .initializers import get_initializer
@@ -16,24 +17,12 @@ from .initializers import get_initializer
 __all__ = ["Dense", "Dropout", "Input", "InputLayer"]
 
 
-def _positive_int(value: Any, name: str) -> int:
-    if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be a positive int, got {value!r}")
-    try:
-        n = operator.index(value)
-    except TypeError:
-        raise TypeError(f"{name} must be a positive int, got {value!r}") from None
-    if n < 1:
-        raise ValueError(f"{name} must be a positive int, got {n}")
-    return n
-
-
 def _width(shape: Any, name: str) -> int:
     """The width of a Keras input shape ``(n_features,)`` (an int is taken too)."""
     if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
-        return _positive_int(shape, name)
+        return positive_int(shape, name)
     if isinstance(shape, (tuple, list)) and len(shape) == 1:
-        return _positive_int(shape[0], name)
+        return positive_int(shape[0], name)
     raise ValueError(
         f"{name} must be (n_features,): fastloss.nn models take flat feature "
         f"vectors, got {shape!r}"
@@ -87,7 +76,7 @@ None, default=None
         input_shape: tuple[int] | None = None,
         name: str | None = None,
     ) -> None:
-        self.units = _positive_int(units, "units")
+        self.units = positive_int(units, "units")
         if input_shape is not None:
             width = _width(input_shape, "input_shape")
             if input_dim is not None and input_dim != width:
@@ -102,7 +91,7 @@ None, default=None
             raise TypeError(f"use_bias must be a bool, got {use_bias!r}")
         self.use_bias = bool(use_bias)
         self.input_dim = (
-            None if input_dim is None else _positive_int(input_dim, "input_dim")
+            None if input_dim is None else positive_int(input_dim, "input_dim")
         )
         if name is not None and not isinstance(name, str):
             raise TypeError(f"name must be a str, got {type(name).__name__}")

@@ -14,6 +14,7 @@ from typing import Any, Callable, Literal, Union, overload
 import numpy as np
 import numpy.typing as npt
 
+from .._validation import positive_int, whole_number
 from ._common import FloatArray, Workspace, float_dtype
 from .callbacks import Callback, History, ProgressBar
 from .layers import Dense, Dropout, InputLayer
@@ -27,29 +28,8 @@ PathLike = Union[str, "os.PathLike[str]"]
 Layer = Union[Dense, Dropout]
 
 
-def _count(value: Any, name: str) -> int:
-    """A positive int (not a bool)."""
-    if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be a positive int, got {value!r}")
-    try:
-        n = operator.index(value)
-    except TypeError:
-        raise TypeError(f"{name} must be a positive int, got {value!r}") from None
-    if n < 1:
-        raise ValueError(f"{name} must be a positive int, got {n}")
-    return n
-
-
 def _nonnegative(value: Any, name: str, what: str = "an int >= 0") -> int:
-    if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be {what}, got {value!r}")
-    try:
-        n = operator.index(value)
-    except TypeError:
-        raise TypeError(f"{name} must be {what}, got {value!r}") from None
-    if n < 0:
-        raise ValueError(f"{name} must be {what}, got {n}")
-    return n
+    return whole_number(value, name, 0, what)
 
 
 def _check_seed(seed: Any) -> int | None:
@@ -99,7 +79,7 @@ def _verbosity(verbose: Any) -> int:
 
 def _batch(batch_size: Any) -> int:
     """Keras's batch_size: None means 32."""
-    return 32 if batch_size is None else _count(batch_size, "batch_size")
+    return 32 if batch_size is None else positive_int(batch_size, "batch_size")
 
 
 def _weights(w: Any, n: int, name: str) -> npt.NDArray[np.float64]:
@@ -329,7 +309,7 @@ class Sequential:
                     "build needs input_dim (or Dense(..., input_dim=) on the first "
                     "layer)"
                 )
-        input_dim = _count(input_dim, "input_dim")
+        input_dim = positive_int(input_dim, "input_dim")
         init_rng, _, drop_rng = _streams(_check_seed(seed))
         self._check_input_dim(input_dim, "input_dim")
         if not self.built:
@@ -721,7 +701,7 @@ class Sequential:
         t_start = time.perf_counter()
         self._require_compiled("fit")
         assert self.optimizer is not None
-        epochs = _count(epochs, "epochs")
+        epochs = positive_int(epochs, "epochs")
         batch_size = _batch(batch_size)
         verbose = _verbosity(verbose)
         if not isinstance(shuffle, (bool, np.bool_)):

@@ -38,32 +38,12 @@ from typing import Any, Callable
 import numpy as np
 import numpy.typing as npt
 
-from .. import _kernels
+from .. import _optim
 from .._config import get_num_threads
+from .._validation import positive_real, real_interval
 from ._common import FloatArray
 
 __all__ = ["SGD", "Adam", "AdamW", "Optimizer", "get_optimizer"]
-
-
-def _rate(value: Any, name: str, low: float, high: float, closed: bool) -> float:
-    """A finite float in [low, high] (``[low, high)`` unless `closed`)."""
-    if isinstance(value, (bool, np.bool_, str, bytes)):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a real number, got {value!r}") from None
-    if not (math.isfinite(v) and low <= v and (v <= high if closed else v < high)):
-        interval = f"[{low}, {high}{']' if closed else ')'}"
-        raise ValueError(f"{name} must be in {interval}, got {value!r}")
-    return v
-
-
-def _positive(value: Any, name: str) -> float:
-    v = _rate(value, name, 0.0, math.inf, False)
-    if v == 0.0:
-        raise ValueError(f"{name} must be > 0, got {value!r}")
-    return v
 
 
 class Optimizer:
@@ -84,7 +64,7 @@ class Optimizer:
     _n_threads: int | None = 1
 
     def __init__(self, learning_rate: float) -> None:
-        self.learning_rate = _positive(learning_rate, "learning_rate")
+        self.learning_rate = positive_real(learning_rate, "learning_rate")
         self.iterations = 0
         self._state: dict[str, list[FloatArray]] = {}
         self._scratch: list[FloatArray] = []
@@ -170,31 +150,14 @@ class Optimizer:
         self.iterations += 1
         n_threads = get_num_threads() if self._n_threads is None else self._n_threads
         for i, (p, g) in enumerate(zip(params, grads)):
-            if self._fused and self._fusable(i, p, g):
-                self._update_fused(i, p.reshape(-1), g.reshape(-1), n_threads)
-            else:
+            if not (self._fused and self._update_fused(i, p, g, n_threads)):
                 self._update_numpy(i, p, g, self._scratch[i])
-
-    def _fusable(self, i: int, p: FloatArray, g: FloatArray) -> bool:
-        """Whether the fused kernel takes parameter `i`: one float dtype, one shape,
-        C-contiguous (so ``reshape(-1)`` is a view), no overlap."""
-        arrays = [p, g, *(self._state[k][i] for k in self._slots)]
-        return (
-            p.dtype in _FUSED_DTYPES
-            and all(a.dtype == p.dtype and a.shape == p.shape for a in arrays)
-            and all(a.flags.c_contiguous for a in arrays)
-            and p.flags.writeable
-            and not any(
-                np.may_share_memory(a, b)
-                for j, a in enumerate(arrays)
-                for b in arrays[:j]
-            )
-        )
 
     def _update_fused(
         self, i: int, p: FloatArray, g: FloatArray, n_threads: int
-    ) -> None:
-        """The step for parameter `i` by the fused kernel (1-D views)."""
+    ) -> bool:
+        """The step for parameter `i` by the fused kernel (`fastloss._optim`); False
+        when the kernel does not take the arrays (nothing was changed)."""
         raise NotImplementedError
 
     def _update_numpy(
@@ -228,7 +191,7 @@ class SGD(Optimizer):
         self, learning_rate: float = 0.01, momentum: float = 0.0, nesterov: bool = False
     ) -> None:
         super().__init__(learning_rate)
-        self.momentum = _rate(momentum, "momentum", 0.0, 1.0, False)
+        self.momentum = real_interval(momentum, "momentum", 0.0, 1.0, False)
         if not isinstance(nesterov, (bool, np.bool_)):
             raise TypeError(f"nesterov must be a bool, got {nesterov!r}")
         if nesterov and self.momentum == 0.0:
@@ -245,9 +208,9 @@ class SGD(Optimizer):
 
     def _update_fused(
         self, i: int, p: FloatArray, g: FloatArray, n_threads: int
-    ) -> None:
-        buf = self._state["momentum"][i].reshape(-1) if self.momentum else None
-        _kernels.sgd_step(
+    ) -> bool:
+        buf = self._state["momentum"][i] if self.momentum else None
+        return _optim.sgd_step(
             p, g, buf, self.learning_rate, self.momentum, self.nesterov, n_threads
         )
 
@@ -292,9 +255,9 @@ class Adam(Optimizer):
         epsilon: float = 1e-7,
     ) -> None:
         super().__init__(learning_rate)
-        self.beta_1 = _rate(beta_1, "beta_1", 0.0, 1.0, False)
-        self.beta_2 = _rate(beta_2, "beta_2", 0.0, 1.0, False)
-        self.epsilon = _positive(epsilon, "epsilon")
+        self.beta_1 = real_interval(beta_1, "beta_1", 0.0, 1.0, False)
+        self.beta_2 = real_interval(beta_2, "beta_2", 0.0, 1.0, False)
+        self.epsilon = positive_real(epsilon, "epsilon")
 
     def get_config(self) -> dict[str, Any]:
         return {
@@ -308,14 +271,14 @@ class Adam(Optimizer):
 
     def _update_fused(
         self, i: int, p: FloatArray, g: FloatArray, n_threads: int
-    ) -> None:
+    ) -> bool:
         b1, b2, t = self.beta_1, self.beta_2, self.iterations
         # the reference's scalars, in double; the kernel rounds them to p's dtype
-        _kernels.adam_step(
+        return _optim.adam_step(
             p,
             g,
-            self._state["m"][i].reshape(-1),
-            self._state["v"][i].reshape(-1),
+            self._state["m"][i],
+            self._state["v"][i],
             self._decay,
             b1,
             b2,
@@ -377,7 +340,9 @@ class AdamW(Adam):
         epsilon: float = 1e-7,
     ) -> None:
         super().__init__(learning_rate, beta_1, beta_2, epsilon)
-        self.weight_decay = _rate(weight_decay, "weight_decay", 0.0, math.inf, False)
+        self.weight_decay = real_interval(
+            weight_decay, "weight_decay", 0.0, math.inf, False
+        )
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "weight_decay": self.weight_decay}
@@ -393,8 +358,6 @@ class AdamW(Adam):
             p *= 1.0 - self.learning_rate * self.weight_decay
         super()._update_numpy(i, p, g, tmp)
 
-
-_FUSED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 _OPTIMIZERS: dict[str, Callable[..., Optimizer]] = {
     "sgd": SGD,
