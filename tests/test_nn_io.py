@@ -1,7 +1,9 @@
 """fastloss.nn save / load: round trips and the errors for files that are not
 what they should be."""
 
+import gc
 import json
+import warnings
 import zipfile
 
 import numpy as np
@@ -127,8 +129,13 @@ def test_truncated_and_corrupted_files(rng, tmp_path):
     ]:
         bad = tmp_path / name
         bad.write_bytes(content)
-        with pytest.raises(ValueError, match="not a readable fastloss.nn model file"):
-            load(bad)
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            with pytest.raises(ValueError, match="not a readable fastloss.nn model"):
+                load(bad)
+            gc.collect()  # a file left open is reported when it is collected
+        leaks = [w for w in seen if issubclass(w.category, ResourceWarning)]
+        assert not leaks, f"{name}: {leaks[0].message}"
     flipped = bytearray(data)
     with zipfile.ZipFile(path) as z:
         info = z.getinfo("weight/0.npy")

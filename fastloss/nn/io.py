@@ -94,11 +94,14 @@ def _read(path: PathLike) -> dict[str, npt.NDArray[Any]]:
     import zipfile
 
     try:
-        loaded = np.load(name, allow_pickle=False)
-        if not isinstance(loaded, np.lib.npyio.NpzFile):
-            raise ValueError("it holds a single array, not a .npz archive")
-        with loaded:
-            data = {key: loaded[key] for key in loaded.files}
+        # our own file object: np.load leaves the file it opened open when a
+        # truncated archive makes it fail
+        with open(name, "rb") as fh:
+            loaded = np.load(fh, allow_pickle=False)
+            if not isinstance(loaded, np.lib.npyio.NpzFile):
+                raise ValueError("it holds a single array, not a .npz archive")
+            with loaded:
+                data = {key: loaded[key] for key in loaded.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise ValueError(
             f"{name!r} is not a readable fastloss.nn model file (truncated or "
