@@ -80,6 +80,17 @@ def float_input(x: Any, name: str) -> tuple[FloatArray, np.dtype[Any]]:
     raise TypeError(f"{name} must be a real numeric array, got dtype {arr.dtype}")
 
 
+def _real(value: Any, name: str) -> float:
+    """float(value), or TypeError for what is not a real number (a bool, a string,
+    an object without __float__)."""
+    if isinstance(value, (bool, np.bool_, str, bytes)):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a real number, got {value!r}") from None
+
+
 def real_scalar(
     value: Any, name: str, low: float | None = None, high: float | None = None
 ) -> float:
@@ -91,12 +102,7 @@ def real_scalar(
         and math.isfinite(value)
     ):
         return float(value)
-    if isinstance(value, (bool, np.bool_, str, bytes)):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a real number, got {value!r}") from None
+    v = _real(value, name)
     if (
         not math.isfinite(v)
         or (low is not None and v < low)
@@ -267,12 +273,7 @@ def real_interval(
     value: Any, name: str, low: float, high: float, closed: bool
 ) -> float:
     """A finite float in [low, high] (``[low, high)`` unless `closed`): a rate."""
-    if isinstance(value, (bool, np.bool_, str, bytes)):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a real number, got {value!r}") from None
+    v = _real(value, name)
     if not (math.isfinite(v) and low <= v and (v <= high if closed else v < high)):
         interval = f"[{low}, {high}{']' if closed else ')'}"
         raise ValueError(f"{name} must be in {interval}, got {value!r}")
