@@ -1,6 +1,6 @@
 """pytest-benchmark: a short training run of the same MLP by each trainer in
 ``trainer_bench.IMPLS`` (fastloss.nn, scikit-learn's MLPClassifier, a PyTorch
-loop), 2 threads each.
+loop, Keras 3 on JAX in a child process), 2 threads each.
 
     pytest benchmarks/test_trainer.py                        # digits, 3 epochs
     pytest benchmarks/test_trainer.py --benchmark-disable    # each run once, untimed

@@ -1,10 +1,12 @@
-"""Trainer benchmark: `fastloss.nn` against scikit-learn's ``MLPClassifier`` and a
-plain PyTorch CPU loop, training the same MLP the same way, 2 threads each.
+"""Trainer benchmark: `fastloss.nn` against scikit-learn's ``MLPClassifier``, a
+plain PyTorch CPU loop and Keras 3 on JAX, training the same MLP the same way, 2
+threads each.
 
     python benchmarks/trainer_bench.py                  # both problems, 3 repeats
     python benchmarks/trainer_bench.py --quick          # a smoke test, ~1 minute
     python benchmarks/trainer_bench.py --problems digits --repeat 5
     python benchmarks/trainer_bench.py --impls fastloss,torch --json out.json
+    python benchmarks/trainer_bench.py --impls fastloss,keras   # Keras only
     python benchmarks/trainer_bench.py --wait-idle 600    # on a shared machine
 
 The problems (float32, features standardised with the training split's
@@ -30,10 +32,24 @@ The implementations (an entry whose module does not import is skipped):
 - ``torch``: ``nn.Sequential`` of ``Linear`` + ``ReLU``, ``F.cross_entropy``,
   ``torch.optim.Adam``, a ``randperm`` per epoch; weights initialised like the
   others (Glorot uniform, zero biases) rather than PyTorch's default.
+- ``keras``: Keras 3 on the JAX backend (CPU): ``keras.Sequential`` of ``Dense``
+  layers (Glorot uniform, zero biases: Keras's defaults), ``keras.optimizers.Adam``,
+  ``SparseCategoricalCrossentropy(from_logits=True)``, ``compile`` with its default
+  ``jit_compile="auto"`` (XLA on JAX) and ``fit(..., verbose=0)`` as a user writes
+  it; epochs timed by a callback like fastloss's. It runs in a child process
+  (``_keras_peer.py``, started afresh for every run) because JAX reads its
+  thread count from the environment when it starts; its first epoch therefore
+  includes XLA's compilation of the train step. Keras's Adam adds epsilon to
+  ``sqrt(v)`` before the bias correction, the others to ``sqrt(v_hat)``, so in
+  their terms Keras's epsilon is ``1e-8 / sqrt(1 - 0.999**t)``: 3.2e-7 at the
+  first step, within 10 % of 1e-8 from step ~1750 on (not alignable through
+  Keras's API). Skipped when keras or jax does not import.
 
 Threads: ``threadpoolctl.threadpool_limits(2)`` for the whole run (OpenBLAS
 under NumPy and scikit-learn, every OpenMP runtime), fastloss
-``set_num_threads(2)``, ``torch.set_num_threads(2)``.
+``set_num_threads(2)``, ``torch.set_num_threads(2)``; Keras's child process gets
+``PJRT_NPROC=2``, the size of XLA's CPU thread pools (the probe line printed at
+the start counts the intra-op pool's threads).
 
 Timing: each repeat trains every implementation once from scratch, in turn,
 starting one further along each repeat (A B C, B C A, ...), so slow drift on a
@@ -48,9 +64,13 @@ verdict means: rerun on an idle machine.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -65,6 +85,7 @@ BETAS = (0.9, 0.999)
 EPSILON = 1e-8  # PyTorch's and scikit-learn's default; fastloss.nn's is Keras's 1e-7
 BATCH_SIZE = 64
 TEST_SIZE = 0.2
+KERAS_PEER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_keras_peer.py")
 
 
 # ---- the problems -----------------------------------------------------------------
@@ -279,18 +300,78 @@ def train_torch(data: Data, problem: Problem, seed: int) -> Result:
     return Result(seconds, float(np.mean(pred == data.y_test)))
 
 
+def keras_env() -> dict[str, str]:
+    """The environment of Keras's child process: JAX on the CPU, N_THREADS threads
+    in each of XLA's CPU pools (read once, when JAX creates its CPU client)."""
+    n = str(N_THREADS)
+    return {
+        **os.environ,
+        "KERAS_BACKEND": "jax",
+        "JAX_PLATFORMS": "cpu",
+        "PJRT_NPROC": n,
+        "OMP_NUM_THREADS": n,  # the child's NumPy, for the data only
+        "OPENBLAS_NUM_THREADS": n,
+    }
+
+
+def _run_keras_peer(*args: str) -> str:
+    proc = subprocess.run(
+        [sys.executable, KERAS_PEER, *args],
+        env=keras_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        tail = "\n".join(proc.stderr.strip().splitlines()[-5:])
+        raise RuntimeError(f"_keras_peer.py {' '.join(args)} failed:\n{tail}")
+    return proc.stdout.strip()
+
+
+@functools.cache
+def keras_probe() -> str:
+    """What the Keras peer runs (versions, XLA's thread pool); raises if it can't."""
+    return _run_keras_peer("--probe")
+
+
+def train_keras(data: Data, problem: Problem, seed: int) -> Result:
+    with tempfile.TemporaryDirectory() as tmp:
+        data_path = os.path.join(tmp, "data.npz")
+        result_path = os.path.join(tmp, "result.json")
+        np.savez(data_path, **vars(data))
+        _run_keras_peer(
+            data_path,
+            result_path,
+            f"--hidden={','.join(map(str, problem.hidden))}",
+            f"--epochs={problem.epochs}",
+            f"--seed={seed}",
+        )
+        with open(result_path) as f:
+            out = json.load(f)
+    return Result(out["epoch_seconds"], out["accuracy"], out["extra"])
+
+
 @dataclass(frozen=True)
 class Impl:
     name: str
     module: str  # must import for the entry to run
     train: Callable[[Data, Problem, int], Result]
     note: str
+    # run instead of importing ``module`` here: a line on what will run, or raises
+    probe: Callable[[], str] | None = None
 
 
 IMPLS = [
     Impl("fastloss", "fastloss.nn", train_fastloss, "fastloss.nn.Sequential.fit"),
     Impl("sklearn", "sklearn.neural_network", train_sklearn, "MLPClassifier.fit"),
     Impl("torch", "torch", train_torch, "a plain PyTorch CPU loop"),
+    Impl(
+        "keras",
+        "keras",
+        train_keras,
+        "keras.Sequential.fit on JAX, jit_compile default, in a child process",
+        keras_probe,
+    ),
 ]
 
 
@@ -298,7 +379,10 @@ def is_available(impl: Impl) -> bool:
     import importlib
 
     try:
-        importlib.import_module(impl.module)
+        if impl.probe is not None:
+            impl.probe()
+        else:
+            importlib.import_module(impl.module)
     except Exception:  # noqa: BLE001 - a broken install may raise anything
         return False
     return True
@@ -331,6 +415,10 @@ def _accuracy(accs: list[float]) -> str:
     return mid if len(accs) == 1 else f"{mid} ({min(accs):.4f}-{max(accs):.4f})"
 
 
+def _steady(res: Result) -> list[float]:
+    return res.epoch_seconds[1:] or res.epoch_seconds
+
+
 def run_problem(
     problem: Problem, impls: list[Impl], repeat: int, seed: int
 ) -> tuple[dict[str, Summary], dict[str, float]]:
@@ -343,10 +431,9 @@ def run_problem(
         for impl in impls[start:] + impls[:start]:
             res = impl.train(data, problem, seed + r)
             runs[impl.name].append(res)
-            steady = res.epoch_seconds[1:] or res.epoch_seconds
             print(
                 f"  repeat {r + 1}/{repeat} {impl.name:<9}"
-                f" {fmt_time(statistics.median(steady)):>9} per epoch"
+                f" {fmt_time(statistics.median(_steady(res))):>9} per epoch"
                 f" (first {fmt_time(res.epoch_seconds[0])}),"
                 f" test accuracy {res.accuracy:.4f}",
                 flush=True,
@@ -357,11 +444,7 @@ def run_problem(
     summaries = {
         name: Summary(
             name,
-            [
-                s
-                for res in results
-                for s in (res.epoch_seconds[1:] or res.epoch_seconds)
-            ],
+            [s for res in results for s in _steady(res)],
             [res.epoch_seconds[0] for res in results],
             [res.accuracy for res in results],
             [res.extra for res in results],
@@ -478,15 +561,27 @@ def main(argv: list[str] | None = None) -> int:
             print(line)
         print(
             f"threads: {N_THREADS} for every implementation (threadpoolctl,"
-            f" fastloss.set_num_threads, torch.set_num_threads); float32;"
+            f" fastloss.set_num_threads, torch.set_num_threads, PJRT_NPROC for"
+            f" keras); float32;"
             f" Adam lr {LEARNING_RATE:g} eps {EPSILON:g}, batch {BATCH_SIZE};"
             f" {args.repeat} repeat(s)"
         )
         print("running: " + ", ".join(f"{i.name} ({i.note})" for i in impls))
+        print(
+            "time per epoch: the median over every epoch but each run's first"
+            " (allocation, warm-up, and Keras's XLA compilation), shown apart"
+        )
+        probes = {i.name: i.probe() for i in impls if i.probe is not None}
+        for name, line in probes.items():
+            print(f"{name}: {line}")
         if missing:
             print("not running (not importable): " + ", ".join(missing))
         rows = []
-        record: dict[str, Any] = {"machine": describe(), "problems": []}
+        record: dict[str, Any] = {
+            "machine": describe(),
+            "probes": probes,
+            "problems": [],
+        }
         t0 = time.perf_counter()
         for problem in args.problems:
             print(
