@@ -175,6 +175,12 @@ def check_weight_range(arr: FloatArray, name: str, dtype: np.dtype[Any]) -> None
     if arr.size == 0 or name in _DERIVED.get():
         return
     lo, hi = weight_range(dtype)
+    if arr.dtype.kind == "f":
+        # bounds beyond what arr's dtype holds would overflow (or underflow) when
+        # NumPy casts them to it: float32 weights of a float64 call
+        info = np.finfo(arr.dtype)
+        hi = min(hi, float(info.max))
+        lo = lo if lo >= float(info.smallest_subnormal) else 0.0
     a = np.abs(arr)
     bad = ((a > hi) & (a != np.inf)) | ((a < lo) & (a != 0))
     if bad.any():

@@ -3,6 +3,8 @@ entry points that are not functional losses: the Keras-style classes, the PyTorc
 adapter, cross_entropy_normalizer; and the rule that weights are checked as given,
 before conversion to the compute dtype."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -27,6 +29,28 @@ def test_weights_are_checked_before_the_conversion(dtype):
         fastloss.mse_loss(x, x, weight=np.array([1.0, tiny, 1.0]))
     with pytest.raises(ValueError, match="pos_weight"):
         fastloss.binary_cross_entropy_with_logits(x, x, pos_weight=tiny)
+
+
+@pytest.mark.parametrize("weight_dtype", [np.float16, np.float32])
+def test_narrower_weights_than_the_compute_dtype_pass_quietly(weight_dtype):
+    """float16/float32 weights of a float64 call: the range's bounds do not fit
+    their dtype, and comparing against them must not warn (it did: overflow in
+    cast) or misjudge; the largest and smallest weights of the dtype are in range."""
+    info = np.finfo(weight_dtype)
+    x = np.zeros((3, 4))
+    sw = np.array([info.max, info.smallest_subnormal, 1.0], weight_dtype)
+    w = np.array([1.0, 0.5, 2.0, info.max], weight_dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loss = fastloss.softmax_cross_entropy(
+            x, [0, 1, 2], sample_weight=sw, class_weight=w, reduction="sum"
+        )
+        fastloss.mse_loss(x, x, weight=np.ones((3, 4), weight_dtype))
+        fastloss.binary_cross_entropy_with_logits(
+            x, x, pos_weight=np.ones(4, weight_dtype)
+        )
+    expected = (float(sw[0]) * 1.0 + float(sw[1]) * 0.5 + 2.0) * np.log(4.0)
+    assert loss == pytest.approx(expected, rel=1e-12)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
