@@ -135,6 +135,23 @@ def _softmax_cross_entropy(
     out,
     want_grad,
 ):
+    if class_weight is None and sample_weight is None:
+        result = _fast(
+            _FAST_SCE,
+            0,
+            logits,
+            None,
+            None,
+            target,
+            _sce_params,
+            (ignore_index, label_smoothing, z_loss),
+            reduction,
+            n_threads,
+            out,
+            want_grad,
+        )
+        if result is not None:
+            return result
     check_reduction(reduction)
     x, res_dtype = float_input(logits, "logits")
     if x.ndim == 0:
@@ -269,23 +286,6 @@ def softmax_cross_entropy(
         class_weight = renamed(
             "softmax_cross_entropy", "weight", "class_weight", weight, class_weight
         )
-    if class_weight is None and sample_weight is None:
-        loss = _fast(
-            _FAST_SCE,
-            0,
-            logits,
-            None,
-            None,
-            target,
-            _sce_params,
-            (ignore_index, label_smoothing, z_loss),
-            reduction,
-            n_threads,
-            None,
-            False,
-        )
-        if loss is not None:
-            return loss
     return _softmax_cross_entropy(
         logits,
         target,
@@ -323,23 +323,6 @@ def softmax_cross_entropy_and_grad(
             weight,
             class_weight,
         )
-    if class_weight is None and sample_weight is None:
-        result = _fast(
-            _FAST_SCE,
-            0,
-            logits,
-            None,
-            None,
-            target,
-            _sce_params,
-            (ignore_index, label_smoothing, z_loss),
-            reduction,
-            n_threads,
-            out,
-            True,
-        )
-        if result is not None:
-            return result
     return _softmax_cross_entropy(
         logits,
         target,
