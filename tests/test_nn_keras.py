@@ -569,3 +569,149 @@ def test_set_random_seed_makes_unseeded_fits_reproducible(rng):
         runs.append(m.get_weights())
     for p, q in zip(*runs):
         np.testing.assert_array_equal(p, q)
+
+
+# ---- the rest of Keras's compile / fit / evaluate / predict arguments ---------------
+
+
+def test_keras_signatures_are_accepted():
+    """Every argument of Keras 3's compile, fit, evaluate and predict is a
+    parameter of fastloss.nn's (Keras's **kwargs aside)."""
+    import inspect
+
+    keras = keras_jax()
+    for method in ("compile", "fit", "evaluate", "predict"):
+        theirs = set(inspect.signature(getattr(keras.Sequential, method)).parameters)
+        ours = set(inspect.signature(getattr(nn.Sequential, method)).parameters)
+        missing = theirs - ours - {"kwargs"}
+        assert not missing, f"{method} lacks Keras's {sorted(missing)}"
+
+
+def test_compile_options_without_effect_are_checked_and_change_nothing(rng):
+    x = rng.standard_normal((N, D))
+    y = rng.integers(0, 3, N)
+    plain = _pair(rng, None, "sparse_categorical_crossentropy")
+    plain.fit(x, y, batch_size=8, epochs=2, verbose=0, seed=1)
+    other = _pair(rng, None, "sparse_categorical_crossentropy")
+    other.compile(
+        optimizer=nn.SGD(learning_rate=0.1),
+        loss="sparse_categorical_crossentropy",
+        run_eagerly=True,
+        steps_per_execution=4,
+        jit_compile=False,
+        auto_scale_loss=False,
+    )
+    other.fit(x, y, batch_size=8, epochs=2, verbose=0, seed=1)
+    for a, b in zip(plain.get_weights(), other.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    for kwargs, err in [
+        ({"run_eagerly": "yes"}, TypeError),
+        ({"jit_compile": "xla"}, TypeError),
+        ({"steps_per_execution": 0}, ValueError),
+        ({"auto_scale_loss": None}, TypeError),
+        ({"loss_weights": [1.0, 2.0]}, ValueError),
+        ({"loss_weights": -1.0}, ValueError),
+    ]:
+        with pytest.raises(err, match=next(iter(kwargs))):
+            other.compile(loss="mse", **kwargs)
+
+
+@pytest.mark.parametrize("weights", [2.5, [2.5], {"dense_1": 2.5}])
+def test_loss_weights_scale_the_loss_and_its_gradient(weights, rng, tmp_path):
+    x = rng.standard_normal((N, D))
+    y = rng.integers(0, 3, N)
+    model = _pair(rng, "softmax", "sparse_categorical_crossentropy")
+    loss, grads = model.loss_and_gradients(x, y)
+    value = model.evaluate(x, y, verbose=0)
+    model.compile(
+        optimizer=nn.SGD(learning_rate=0.1),
+        loss="sparse_categorical_crossentropy",
+        loss_weights=weights,
+    )
+    wloss, wgrads = model.loss_and_gradients(x, y)
+    assert wloss == pytest.approx(2.5 * loss, rel=1e-14)
+    for g, wg in zip(grads, wgrads):
+        np.testing.assert_allclose(wg, 2.5 * g, rtol=1e-14, atol=0)
+    assert model.evaluate(x, y, verbose=0) == pytest.approx(2.5 * value, rel=1e-14)
+    model.save(tmp_path / "m.npz")
+    loaded = nn.load(tmp_path / "m.npz")
+    assert loaded.loss_and_gradients(x, y)[0] == wloss
+
+
+def test_steps_per_epoch_and_the_validation_options(rng):
+    x = rng.standard_normal((N, D))
+    y = rng.integers(0, 3, N)
+    vx, vy = rng.standard_normal((10, D)), rng.integers(0, 3, 10)
+    model = _pair(rng, "softmax", "sparse_categorical_crossentropy")
+    hist = model.fit(x, y, batch_size=8, epochs=2, steps_per_epoch=2, verbose=0)
+    assert hist.timings["steps"] == 4 and hist.params["steps"] == 2
+    hist = model.fit(
+        x,
+        y,
+        batch_size=8,
+        epochs=4,
+        validation_data=(vx, vy),
+        validation_freq=2,
+        verbose=0,
+    )
+    assert len(hist.history["loss"]) == 4 and len(hist.history["val_loss"]) == 2
+    seen = {}
+
+    class Logs(nn.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen[epoch] = dict(logs)
+
+    model.fit(
+        x,
+        y,
+        batch_size=8,
+        epochs=1,
+        validation_data=(vx, vy),
+        validation_steps=2,
+        validation_batch_size=3,
+        callbacks=[Logs()],
+        verbose=0,
+    )
+    expected = model.evaluate(vx[:6], vy[:6], verbose=0)
+    assert seen[0]["val_loss"] == pytest.approx(expected, rel=1e-14)
+    before = model.get_weights()
+    for kwargs, match in [
+        ({"steps_per_epoch": 4}, "steps_per_epoch=4, but 24 samples"),
+        ({"validation_steps": 5}, "validation_steps=5"),
+        ({"validation_freq": 0}, "validation_freq"),
+        ({"validation_batch_size": 0}, "validation_batch_size"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            model.fit(x, y, batch_size=8, validation_data=(vx, vy), verbose=0, **kwargs)
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_evaluate_and_predict_steps_and_callbacks(rng):
+    x = rng.standard_normal((N, D))
+    y = rng.integers(0, 3, N)
+    model = _pair(rng, "softmax", "sparse_categorical_crossentropy")
+    calls = []
+
+    class Hooks(nn.Callback):
+        def on_test_begin(self, logs=None):
+            calls.append("test_begin")
+
+        def on_test_end(self, logs=None):
+            calls.append(("test_end", logs["loss"]))
+
+        def on_predict_begin(self, logs=None):
+            calls.append("predict_begin")
+
+        def on_predict_end(self, logs=None):
+            calls.append("predict_end")
+
+    loss = model.evaluate(x, y, batch_size=5, steps=2, verbose=0, callbacks=[Hooks()])
+    assert loss == pytest.approx(model.evaluate(x[:10], y[:10], verbose=0), rel=1e-14)
+    probs = model.predict(x, batch_size=5, steps=3, callbacks=[Hooks()])
+    np.testing.assert_array_equal(probs, model.predict(x[:15]))
+    assert calls == ["test_begin", ("test_end", loss), "predict_begin", "predict_end"]
+    with pytest.raises(ValueError, match="steps=6"):
+        model.evaluate(x, y, batch_size=5, steps=6, verbose=0)
+    with pytest.raises(TypeError, match="callbacks"):
+        model.predict(x, callbacks=[print])

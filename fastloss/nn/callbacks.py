@@ -76,6 +76,20 @@ class Callback:
     def on_train_end(self, logs: Logs = None) -> None:
         pass
 
+    # evaluate(callbacks=) and predict(callbacks=), as Keras: begin, then end with
+    # the results (evaluate's logs) or nothing (predict)
+    def on_test_begin(self, logs: Logs = None) -> None:
+        pass
+
+    def on_test_end(self, logs: Logs = None) -> None:
+        pass
+
+    def on_predict_begin(self, logs: Logs = None) -> None:
+        pass
+
+    def on_predict_end(self, logs: Logs = None) -> None:
+        pass
+
 
 class History(Callback):
     """What `fit` returns: the per-epoch logs and how the time was spent.

@@ -181,6 +181,7 @@ def load_model(path: PathLike) -> Sequential:
                 loss=loss,
                 metrics=cc["metrics"],
                 weighted_metrics=cc.get("weighted_metrics"),
+                loss_weights=cc.get("loss_weights"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(

@@ -14,7 +14,7 @@ from typing import Any, Callable, Literal, Union, overload
 import numpy as np
 import numpy.typing as npt
 
-from .._validation import positive_int, whole_number
+from .._validation import bool_flag, positive_int, real_interval, whole_number
 from ._common import FloatArray, Workspace, float_dtype
 from .callbacks import Callback, History, ProgressBar
 from .layers import Dense, Dropout, InputLayer
@@ -30,6 +30,43 @@ Layer = Union[Dense, Dropout]
 
 def _nonnegative(value: Any, name: str, what: str = "an int >= 0") -> int:
     return whole_number(value, name, 0, what)
+
+
+def _check_loss_weights(loss_weights: Any) -> float:
+    """compile's loss_weights for a model of one output: None (1), a number, or a
+    list / dict of one number (Keras takes either form)."""
+    value = loss_weights
+    if isinstance(value, Mapping):
+        value = list(value.values())
+    if isinstance(value, (list, tuple)):
+        if len(value) != 1:
+            raise ValueError(
+                "loss_weights: a fastloss.nn model has one output, so one weight, "
+                f"got {len(value)}"
+            )
+        value = value[0]
+    if value is None:
+        return 1.0
+    return real_interval(value, "loss_weights", 0.0, math.inf, False)
+
+
+def _first_steps(steps: Any, n: int, batch_size: int, name: str) -> int:
+    """How many samples `steps` batches cover (all `n` for None), or a ValueError
+    when the data has fewer batches."""
+    if steps is None:
+        return n
+    steps = positive_int(steps, name)
+    have = math.ceil(n / batch_size)
+    if steps > have:
+        raise ValueError(
+            f"{name}={steps}, but {n} samples in batches of {batch_size} make "
+            f"{have} steps"
+        )
+    return steps * batch_size
+
+
+def _optional_count(value: Any, name: str) -> int | None:
+    return None if value is None else positive_int(value, name)
 
 
 def _check_seed(seed: Any) -> int | None:
@@ -238,6 +275,7 @@ class Sequential:
         self._ws = Workspace()  # the gathered batch and the loss gradient
         self._metric_ws = Workspace()
         self._loss_seconds = 0.0
+        self._loss_weight = 1.0  # compile(loss_weights=)
         if layers is not None:
             if isinstance(layers, (Dense, Dropout)) or not isinstance(layers, Sequence):
                 raise TypeError("layers must be a list of layers")
@@ -427,6 +465,12 @@ class Sequential:
         loss: str | Callable[..., Any] | Any = None,
         metrics: Sequence[Any] | None = None,
         weighted_metrics: Sequence[Any] | None = None,
+        run_eagerly: bool = False,
+        steps_per_execution: int = 1,
+        jit_compile: bool | str = "auto",
+        auto_scale_loss: bool = True,
+        *,
+        loss_weights: Any = None,
     ) -> None:
         """Choose the optimizer, the loss and the metrics.
 
@@ -454,6 +498,14 @@ class Sequential:
             The same metrics, weighted by ``fit``'s ``sample_weight`` and
             ``class_weight`` (and ``evaluate``'s ``sample_weight``); logged under
             their names, with a "weighted_" prefix where `metrics` has the same.
+        run_eagerly, steps_per_execution, jit_compile, auto_scale_loss
+            Keras's, accepted so that Keras code runs unchanged, and checked
+            (a bool; an int >= 1; a bool or "auto"; a bool); they change nothing:
+            fastloss.nn always runs step by step in NumPy and C, compiles
+            nothing, and has no mixed precision to scale for.
+        loss_weights : None, float, or a list or dict of one float, keyword only
+            Keras's weight of each output's loss: a model has one output here,
+            and its loss (and gradient) is multiplied by the weight, as in Keras.
 
         Notes
         -----
@@ -476,6 +528,14 @@ class Sequential:
         """
         if loss is None:
             raise ValueError("compile needs a loss, e.g. loss='mse'")
+        bool_flag(run_eagerly, "run_eagerly")
+        bool_flag(auto_scale_loss, "auto_scale_loss")
+        positive_int(steps_per_execution, "steps_per_execution")
+        if not (isinstance(jit_compile, (bool, np.bool_)) or jit_compile == "auto"):
+            raise TypeError(
+                f"jit_compile must be a bool or 'auto', got {jit_compile!r}"
+            )
+        scale = _check_loss_weights(loss_weights)
         opt = get_optimizer(optimizer)
         resolved = resolve_loss(loss)
         fuse = False
@@ -498,6 +558,7 @@ class Sequential:
         if len(set(names)) != len(names) or "loss" in names:
             raise ValueError(f"metric names must be unique, got {names}")
         self.optimizer, self.loss, self.metrics = opt, resolved, built
+        self._loss_weight = scale
         self._weighted_names = lists[1]
         for layer in self.layers:
             if isinstance(layer, Dense):
@@ -518,6 +579,7 @@ class Sequential:
             "weighted_metrics": [
                 m if isinstance(m, str) else m.name for m in self._weighted_names
             ],
+            "loss_weights": self._loss_weight,
         }
 
     def _require_compiled(self, what: str) -> TrainingLoss:
@@ -589,6 +651,9 @@ class Sequential:
         grad = self._ws.get("grad", xb.shape[0], (self.output_dim,), self.dtype)
         t0 = time.perf_counter()
         loss = self.loss.loss_and_grad(logits, yb, grad, wb)
+        if self._loss_weight != 1.0:  # compile(loss_weights=)
+            loss *= self._loss_weight
+            grad *= self._loss_weight
         self._loss_seconds += time.perf_counter() - t0
         delta: FloatArray | None = grad
         for i in range(len(self.layers) - 1, -1, -1):
@@ -627,6 +692,10 @@ class Sequential:
         class_weight: Mapping[int, float] | None = None,
         sample_weight: npt.ArrayLike | None = None,
         initial_epoch: int = 0,
+        steps_per_epoch: int | None = None,
+        validation_steps: int | None = None,
+        validation_batch_size: int | None = None,
+        validation_freq: int = 1,
         *,
         seed: int | None = None,
     ) -> History:
@@ -674,6 +743,19 @@ class Sequential:
         initial_epoch : int, default=0
             The epoch to start at (to resume a run): the logs and callbacks count
             from it.
+        steps_per_epoch : int, optional
+            Train on only the first `steps_per_epoch` batches of each epoch's
+            (shuffled) order; at most the number of batches in the data (Keras
+            stops with a warning when arrays run out; this is an error before
+            training).
+        validation_steps : int, optional
+            Evaluate only the first `validation_steps` batches of the validation
+            data (at most their number).
+        validation_batch_size : int, optional
+            The batch size of the validation (default: `batch_size`).
+        validation_freq : int, default=1
+            Validate after every `validation_freq`-th epoch (epochs counted from
+            1, as Keras: with 2, after the 2nd, 4th, ...).
         seed : int, optional
             Seeds the initialisation of the weights (if the model is not built
             yet), the shuffling and the dropout masks; the same seed gives
@@ -707,6 +789,14 @@ class Sequential:
         if not isinstance(shuffle, (bool, np.bool_)):
             raise TypeError(f"shuffle must be a bool, got {shuffle!r}")
         initial_epoch = _nonnegative(initial_epoch, "initial_epoch")
+        max_steps = _optional_count(steps_per_epoch, "steps_per_epoch")
+        val_steps = _optional_count(validation_steps, "validation_steps")
+        val_batch = (
+            batch_size
+            if validation_batch_size is None
+            else positive_int(validation_batch_size, "validation_batch_size")
+        )
+        validation_freq = positive_int(validation_freq, "validation_freq")
         seed = _check_seed(seed)
         try:
             split = float(validation_split)
@@ -758,18 +848,24 @@ class Sequential:
             if weights is not None:
                 weights = weights[:at]
 
-        user = list(callbacks or [])
-        for cb in user:
-            if not isinstance(cb, Callback):
-                raise TypeError(
-                    f"callbacks must be Callback instances, got {type(cb).__name__}"
-                )
+        user = self._hooked(callbacks)
         history = History()
         every: list[Callback] = [*user, history]
         if verbose and not any(isinstance(cb, ProgressBar) for cb in user):
             every.append(ProgressBar(verbose))
         n = xs.shape[0]
         steps = math.ceil(n / batch_size)
+        if max_steps is not None:
+            _first_steps(max_steps, n, batch_size, "steps_per_epoch")
+            steps = max_steps
+        if val is not None and val_steps is not None:
+            n_val = val[0].shape[0]
+            end = _first_steps(val_steps, n_val, val_batch, "validation_steps")
+            val = (
+                val[0][:end],
+                val[1][:end],
+                None if val[2] is None else val[2][:end],
+            )
         names = ["loss", *(m.name for m in self.metrics)]
         keys = names + ([f"val_{k}" for k in names] if val is not None else [])
         params: dict[str, Any] = {
@@ -831,8 +927,8 @@ class Sequential:
             logs = {"loss": loss_sum / seen}
             for m in self.metrics:
                 logs[m.name] = m.result()
-            if val is not None:
-                for k, v in self._evaluate(*val, batch_size).items():
+            if val is not None and (epoch + 1) % validation_freq == 0:
+                for k, v in self._evaluate(*val, val_batch).items():
                     logs[f"val_{k}"] = v
             for cb in every:
                 cb.on_epoch_end(epoch, logs)
@@ -867,7 +963,7 @@ class Sequential:
             wb = None if ws is None else ws[start : start + batch_size]
             logits = self._forward(xb)
             t0 = time.perf_counter()
-            total += self.loss.loss(logits, yb, wb) * xb.shape[0]
+            total += self.loss.loss(logits, yb, wb) * self._loss_weight * xb.shape[0]
             self._loss_seconds += time.perf_counter() - t0
             for m in self.metrics:
                 m.update(logits, yb, self._metric_ws, wb)
@@ -884,6 +980,8 @@ class Sequential:
         batch_size: int | None = ...,
         verbose: int | str = ...,
         sample_weight: npt.ArrayLike | None = ...,
+        steps: int | None = ...,
+        callbacks: Sequence[Callback] | None = ...,
         *,
         return_dict: Literal[True],
     ) -> dict[str, float]: ...
@@ -896,6 +994,8 @@ class Sequential:
         batch_size: int | None = ...,
         verbose: int | str = ...,
         sample_weight: npt.ArrayLike | None = ...,
+        steps: int | None = ...,
+        callbacks: Sequence[Callback] | None = ...,
         *,
         return_dict: Literal[False] = ...,
     ) -> float | list[float]: ...
@@ -907,6 +1007,8 @@ class Sequential:
         batch_size: int | None = None,
         verbose: int | str = "auto",
         sample_weight: npt.ArrayLike | None = None,
+        steps: int | None = None,
+        callbacks: Sequence[Callback] | None = None,
         *,
         return_dict: bool = False,
     ) -> float | list[float] | dict[str, float]:
@@ -918,7 +1020,9 @@ class Sequential:
         ``return_dict=True`` the dict ``{"loss": ..., "<metric>": ...}``.
         `sample_weight` (shape (n_samples,)) weighs the loss as in `fit` and the
         weighted metrics. `verbose` ("auto" is 1): 0 prints nothing, 1 and 2 a
-        line with the results, as Keras's last progress line.
+        line with the results, as Keras's last progress line. `steps` evaluates
+        only the first `steps` batches (at most their number); `callbacks` get
+        ``on_test_begin`` and ``on_test_end`` (with the results), as Keras's.
         """
         batch_size = _batch(batch_size)
         verbose = _verbosity(verbose)
@@ -927,8 +1031,15 @@ class Sequential:
         ws = None
         if sample_weight is not None:
             ws = _weights(sample_weight, xs.shape[0], "sample_weight")
+        end = _first_steps(steps, xs.shape[0], batch_size, "steps")
+        xs, ys, ws = xs[:end], ys[:end], None if ws is None else ws[:end]
+        every = self._hooked(callbacks)
+        for cb in every:
+            cb.on_test_begin()
         t0 = time.perf_counter()
         out = self._evaluate(xs, ys, ws, batch_size)
+        for cb in every:
+            cb.on_test_end(dict(out))
         if verbose:
             steps = math.ceil(xs.shape[0] / batch_size)
             took = time.perf_counter() - t0
@@ -970,6 +1081,8 @@ class Sequential:
         x: npt.ArrayLike,
         batch_size: int | None = None,
         verbose: int | str = "auto",
+        steps: int | None = None,
+        callbacks: Sequence[Callback] | None = None,
     ) -> FloatArray:
         """The model's predictions for `x`, `batch_size` (default 32) rows at a
         time, as an array of shape (n_samples, units) in the model's dtype.
@@ -980,10 +1093,33 @@ class Sequential:
         the binary ones (probabilities of 1), nothing for regression; a last
         layer with its own activation gives that activation's output. An
         uncompiled model returns the last layer's outputs. See `predict_logits`.
-        `verbose` is checked and otherwise ignored: nothing is printed.
+        `verbose` is checked and otherwise ignored: nothing is printed. `steps`
+        predicts only the first `steps` batches; `callbacks` get
+        ``on_predict_begin`` and ``on_predict_end``, as Keras's.
         """
         _verbosity(verbose)
-        return self._predict(x, _batch(batch_size), activate=True)
+        batch_size = _batch(batch_size)
+        every = self._hooked(callbacks)
+        if steps is not None:
+            xs = _features(x, "x", self.dtype)
+            x = xs[: _first_steps(steps, xs.shape[0], batch_size, "steps")]
+        for cb in every:
+            cb.on_predict_begin()
+        out = self._predict(x, batch_size, activate=True)
+        for cb in every:
+            cb.on_predict_end()
+        return out
+
+    def _hooked(self, callbacks: Sequence[Callback] | None) -> list[Callback]:
+        """evaluate's and predict's callbacks, checked, given the model."""
+        every = list(callbacks or [])
+        for cb in every:
+            if not isinstance(cb, Callback):
+                raise TypeError(
+                    f"callbacks must be Callback instances, got {type(cb).__name__}"
+                )
+            cb.set_model(self)
+        return every
 
     def predict_logits(
         self, x: npt.ArrayLike, batch_size: int | None = None
