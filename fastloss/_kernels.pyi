@@ -80,6 +80,8 @@ RW_COSINE: int
 RW_DICE: int
 RW_TVERSKY: int
 RW_CIRCLE: int
+RW_CAT_HINGE: int
+RW_GCE: int
 
 def rowwise(
     kind: int,

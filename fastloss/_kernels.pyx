@@ -102,6 +102,8 @@ cdef extern from "fl_rowwise.h" nogil:
     int FL_RW_DICE
     int FL_RW_TVERSKY
     int FL_RW_CIRCLE
+    int FL_RW_CAT_HINGE
+    int FL_RW_GCE
     int FL_RW_COUNT
     int FL_RW_OK
     int FL_RW_ENOMEM
@@ -554,8 +556,8 @@ def fast_call(
     if type(reduction) is not str or type(x) is not cnp.ndarray:
         return None
     if (family == FAST_ELEMENTWISE and (x2 is None or target is not None)) or (
-            target is None and (family == FAST_SOFTMAX_CE or kind == FL_RW_FOCAL
-                                and family == FAST_ROWWISE)):
+            target is None and (family == FAST_SOFTMAX_CE or family == FAST_ROWWISE
+                                and (kind == FL_RW_FOCAL or kind == FL_RW_GCE))):
         return None  # not a call of a family's form (the caller's mistake)
     is_mean = <str>reduction == "mean"
     is_none = not is_mean and <str>reduction == "none"
@@ -860,6 +862,8 @@ RW_COSINE = FL_RW_COSINE
 RW_DICE = FL_RW_DICE
 RW_TVERSKY = FL_RW_TVERSKY
 RW_CIRCLE = FL_RW_CIRCLE
+RW_CAT_HINGE = FL_RW_CAT_HINGE
+RW_GCE = FL_RW_GCE
 
 _RW_IN_NAMES = {
     FL_RW_FOCAL: ("logits", "", ""),
@@ -870,6 +874,8 @@ _RW_IN_NAMES = {
     FL_RW_DICE: ("pred", "target", ""),
     FL_RW_TVERSKY: ("pred", "target", ""),
     FL_RW_CIRCLE: ("similarities", "", ""),
+    FL_RW_CAT_HINGE: ("pred", "target", ""),
+    FL_RW_GCE: ("probs", "", ""),
 }
 
 
@@ -977,8 +983,9 @@ def rowwise(
     a.mean = mean
     if n == 0 or c == 0:
         return 0.0
-    if (((kind == FL_RW_FOCAL or kind == FL_RW_CIRCLE) and a.target == NULL)
-            or (kind != FL_RW_FOCAL and kind != FL_RW_CIRCLE and a.x2 == NULL)
+    indexed = (kind == FL_RW_FOCAL or kind == FL_RW_CIRCLE
+               or kind == FL_RW_GCE)  # class indices, no second row
+    if ((indexed and a.target == NULL) or (not indexed and a.x2 == NULL)
             or (kind == FL_RW_TRIPLET and a.x3 == NULL)):
         raise ValueError("rowwise kernel: missing input")
     if kind == FL_RW_TRIPLET and not (

@@ -14,6 +14,10 @@
  *   FL_RW_CIRCLE      Keras's circle loss on a row i of the similarities S = E E^T
  *                     (x, n x n), labels in `target` (any int64 values); grad is
  *                     d loss / d S (fl_rw_circle.h)
+ *   FL_RW_CAT_HINGE   max(max_k (1 - t_k) p_k - t . p + 1, 0), x = scores p,
+ *                     x2 = target t, gradient for p only (fl_rw_categorical.h)
+ *   FL_RW_GCE         (1 - x_y^q) / q, x probabilities, class-index targets
+ *                     (fl_rw_categorical.h)
  *
  * The softmax kinds follow the softmax cross-entropy kernel (fl_softmax_ce_impl.h):
  * each row is read once into cache (max), exp(x - max) is computed once, stored into
@@ -36,6 +40,8 @@ enum {
     FL_RW_DICE = 5,      /* p[0] eps                                              */
     FL_RW_TVERSKY = 6,   /* p[0] alpha, p[1] beta, p[2] eps                       */
     FL_RW_CIRCLE = 7,    /* p[0] gamma, p[1] margin, p[2] remove_diagonal (0 / 1) */
+    FL_RW_CAT_HINGE = 8, /* no parameters                                         */
+    FL_RW_GCE = 9,       /* p[0] q in (0, 1]                                      */
     FL_RW_COUNT
 };
 
@@ -45,7 +51,7 @@ typedef struct fl_rw_args {
     const void *x2;            /* IN  (n, c) teacher logits or probabilities / positive,
                                       or NULL (focal)                                */
     const void *x3;            /* IN  (n, c) negative (triplet), else NULL           */
-    const int64_t *target;     /* IN  (n,) class indices (focal), else NULL          */
+    const int64_t *target;     /* IN  (n,) class indices (focal, GCE), else NULL     */
     const void *class_weight;  /* IN  (c,) alpha (focal), or NULL                    */
     const void *sample_weight; /* IN  (n,) row weights, or NULL                      */
     void *grad;                /* OUT (n, c) d loss / d x, or NULL; may == x         */
@@ -56,12 +62,13 @@ typedef struct fl_rw_args {
     void *loss_rows;           /* OUT (n,) row losses (times sample weight), or NULL */
     int64_t n;                 /* rows                                               */
     int64_t c;                 /* row length (classes, embedding size), >= 1         */
-    int64_t ignore_index;      /* focal: rows with this target give loss 0, grad 0   */
+    int64_t ignore_index;      /* focal, GCE: rows with this target give loss 0,
+                                      grad 0                                         */
     double p[4];               /* kind parameters (above)                            */
     int mean;                  /* 1: "mean" (loss and gradient divided by D)         */
     double loss;               /* OUT sum of row losses, or sum / D for "mean"       */
     double denominator;        /* OUT D: sum of sample_weight (1 each when NULL) over
-                                      the rows (focal: rows not ignored)             */
+                                      the rows (focal, GCE: rows not ignored)        */
     int64_t bad_index;         /* OUT first target out of [0, c) (FL_RW_EBADTARGET)  */
 } fl_rw_args;
 
@@ -70,7 +77,7 @@ typedef struct fl_rw_args {
 #define FL_RW_EBADTARGET (-2)
 #define FL_RW_EKIND (-3)
 
-/* Checks the kind and (focal) every class index first, and computes D; on a bad
+/* Checks the kind and (focal, GCE) every class index first, and computes D; on a bad
  * index returns FL_RW_EBADTARGET with bad_index set, having written nothing. Row
  * losses are added in float64 in blocks of rows fixed by c alone, block sums in block
  * order, so every result is bit-identical for any n_threads (>= 1). For "mean" with

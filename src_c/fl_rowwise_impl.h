@@ -2,7 +2,7 @@
  * which defines FL_T (float/double), FL_TS (f32/f64), FL_PATH, FL_EXP and FL_TLOG
  * (the dtype's vector exp and log) and FL_DEXP, FL_DLOG, FL_DLOG1P (the float64
  * ones); no include guard on purpose. The row bodies are fl_rw_softmax.h,
- * fl_rw_triplet.h, fl_rw_pair.h and fl_rw_circle.h.
+ * fl_rw_triplet.h, fl_rw_pair.h, fl_rw_circle.h and fl_rw_categorical.h.
  *
  * Threads and the reduction are the row engine's driver (fl_sm_driver.h), as for
  * softmax cross-entropy: rows in blocks fixed by c alone, block sums in block
@@ -31,12 +31,14 @@ typedef struct {
     double ov_alpha, ov_beta, ov_eps; /* cosine, Dice, Tversky (fl_rw_pair.h)     */
     double cgamma, cmargin;      /* circle (fl_rw_circle.h)                        */
     int cdiag;                   /* circle: remove the diagonal from the positives */
+    double gq;                   /* GCE: q (fl_rw_categorical.h)                  */
 } FL_FN(rw_ctx);
 
 #include "fl_rw_softmax.h"
 #include "fl_rw_triplet.h"
 #include "fl_rw_pair.h"
 #include "fl_rw_circle.h"
+#include "fl_rw_categorical.h"
 #include "fl_sm_driver.h"
 
 /* Rows [i0, i1) of one kind added in row order; the one loop every thread count
@@ -48,11 +50,13 @@ FL_INLINE double FL_FN(rows_loop)(const FL_FN(rw_ctx) * cx, int64_t i0, int64_t 
     double acc = 0.0;
     int64_t i;
     for (i = i0; i < i1; i++) {
-        const double li = kind == FL_RW_TRIPLET  ? FL_FN(tri_row)(cx, i, sub)
-                          : kind == FL_RW_CIRCLE ? FL_FN(circle_row)(cx, i)
-                          : kind >= FL_RW_COSINE ? FL_FN(pair_row)(cx, i, kind)
-                          : sub                  ? FL_FN(sm_long_row)(cx, i, 1, NULL)
-                                                 : FL_FN(sm_short_row)(cx, kind, i);
+        const double li = kind == FL_RW_TRIPLET     ? FL_FN(tri_row)(cx, i, sub)
+                          : kind == FL_RW_CIRCLE    ? FL_FN(circle_row)(cx, i)
+                          : kind == FL_RW_CAT_HINGE ? FL_FN(chinge_row)(cx, i)
+                          : kind == FL_RW_GCE       ? FL_FN(gce_row)(cx, i)
+                          : kind >= FL_RW_COSINE    ? FL_FN(pair_row)(cx, i, kind)
+                          : sub ? FL_FN(sm_long_row)(cx, i, 1, NULL)
+                                : FL_FN(sm_short_row)(cx, kind, i);
         if (cx->loss_rows)
             cx->loss_rows[i] = (FL_T)li;
         acc += li;
@@ -81,6 +85,10 @@ static double FL_FN(rows_block)(const FL_FN(rw_ctx) * cx, int64_t i0, int64_t i1
         return FL_FN(rows_loop)(cx, i0, i1, FL_RW_TVERSKY, 0);
     case FL_RW_CIRCLE:
         return FL_FN(rows_loop)(cx, i0, i1, FL_RW_CIRCLE, 0);
+    case FL_RW_CAT_HINGE:
+        return FL_FN(rows_loop)(cx, i0, i1, FL_RW_CAT_HINGE, 0);
+    case FL_RW_GCE:
+        return FL_FN(rows_loop)(cx, i0, i1, FL_RW_GCE, 0);
     default:
         switch (cx->norm_kind) {
         case 2:
@@ -110,7 +118,10 @@ int FL_FN(fl_rw_run)(fl_rw_args *args, int n_threads)
     if (n <= 0 || c < 1)
         return FL_RW_OK;
     /* D: alpha (class_weight) is not in it */
-    bad = FL_FN(sm_denominator)(n, c, args->kind == FL_RW_FOCAL ? args->target : NULL,
+    bad = FL_FN(sm_denominator)(n, c,
+                                args->kind == FL_RW_FOCAL || args->kind == FL_RW_GCE
+                                    ? args->target
+                                    : NULL,
                                 args->ignore_index, (const FL_T *)args->sample_weight,
                                 NULL, &denom);
     if (bad >= 0) {
@@ -150,6 +161,7 @@ int FL_FN(fl_rw_run)(fl_rw_args *args, int n_threads)
     cx.cgamma = args->p[0];
     cx.cmargin = args->p[1];
     cx.cdiag = args->p[2] != 0.0;
+    cx.gq = args->p[0];
     /* only the softmax kinds split a row across threads */
     if (FL_FN(rows_run)(&cx, n, c, n_threads, cx.kind <= FL_RW_KL_PROBS, cx.loss_rows,
                         &total) != 0)
