@@ -31,6 +31,7 @@ except ImportError as exc:  # not built: a source checkout, or a broken install
 
 from . import _table, losses
 from ._binary import *  # noqa: F403
+from ._categorical import *  # noqa: F403
 from ._config import (
     config,
     get_num_threads,

@@ -83,6 +83,19 @@ def _positive(value, name):
     return v
 
 
+def _indexed_rows(x, name, target):
+    """(rows of `x` as `_rows` gives them, result dtype, flat int64 class indices
+    of `target`), which must hold integers of shape ``x.shape[:-1]``."""
+    arr, res_dtype = _rows(x, name, "class")
+    t = target if type(target) is np.ndarray else np.asarray(target)
+    if t.dtype.kind not in "iu":
+        raise TypeError(
+            f"target must be an integer array of class indices, got dtype {t.dtype}"
+            + keras_order_hint(x, t)
+        )
+    return arr, res_dtype, class_index_target(t, "target", arr.shape[:-1])
+
+
 def _sample_weight(sample_weight, lead, dtype):
     sw = weight_array(sample_weight, "sample_weight", lead, dtype)
     return None if sw is None else sw.reshape(-1)
@@ -178,16 +191,9 @@ def _focal(
         if result is not None:
             return result
     check_reduction(reduction)
-    x, res_dtype = _rows(logits, "logits", "class")
+    x, res_dtype, y = _indexed_rows(logits, "logits", target)
     shape, dtype = x.shape, x.dtype
     lead, c = shape[:-1], shape[-1]
-    t = target if type(target) is np.ndarray else np.asarray(target)
-    if t.dtype.kind not in "iu":
-        raise TypeError(
-            f"target must be an integer array of class indices, got dtype {t.dtype}"
-            + keras_order_hint(logits, t)
-        )
-    y = class_index_target(t, "target", lead)
     g = dtype_scalar(gamma, "gamma", dtype, 0.0)
     a = _focal_class_weight(alpha, class_weight, c, dtype)
     sw = _sample_weight(sample_weight, lead, dtype)
@@ -243,13 +249,19 @@ def _focal(
             nt,
         )
     except IndexError as exc:  # the kernel checked targets before writing anything
-        bad = exc.args[0]
-        raise ValueError(
-            f"target[{index_str(bad, lead)}] (flat position {bad}) = {int(y[bad])} "
-            f"is out of range: class indices must be in [0, {c}) or equal "
-            f"ignore_index ({ignore_index})"
-        ) from None
+        raise _out_of_range(exc, y, lead, c, ignore_index) from None
     return finish_loss(total, rows, grad, out, res_dtype)
+
+
+def _out_of_range(exc, y, lead, c, ignore_index):
+    """The ValueError for the kernel's IndexError(flat position) of a class index
+    out of range."""
+    bad = exc.args[0]
+    return ValueError(
+        f"target[{index_str(bad, lead)}] (flat position {bad}) = {int(y[bad])} "
+        f"is out of range: class indices must be in [0, {c}) or equal "
+        f"ignore_index ({ignore_index})"
+    )
 
 
 def _focal_class_weight(alpha, class_weight, c, dtype):

@@ -62,9 +62,10 @@ def _pair(
     n_threads,
     out,
     want_grad,
+    what="feature",
 ):
-    """The shared path of the three losses: `check(dtype, *params)` returns the
-    kernel's parameters (p0, p1, p2, p3, 0)."""
+    """The shared path of the row-pair losses: `check(dtype, *params)` returns the
+    kernel's parameters (p0, p1, p2, p3, 0); `what` names an entry of a row."""
     if sample_weight is None:
         result = _fast(
             _kernels.FAST_ROWWISE,
@@ -83,7 +84,7 @@ def _pair(
         if result is not None:
             return result
     check_reduction(reduction)
-    x, res_dtype = _rows(pred, "pred", "feature")
+    x, res_dtype = _rows(pred, "pred", what)
     shape, dtype = x.shape, x.dtype
     lead = shape[:-1]
     t, _ = float_input(target, "target")

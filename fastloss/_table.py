@@ -113,6 +113,13 @@ _NOT_PROBS = (
     "sigmoid or softmax output layer is fused with it yet)"
 )
 
+# The generalized cross-entropy takes probabilities and class indices.
+_NOT_PROBS_GCE = (
+    "it takes probabilities and this model emits logits (no softmax output layer "
+    "is fused with it yet): use fastloss.categorical_generalized_cross_entropy_"
+    "loss_and_grad on softmax outputs in your own loop"
+)
+
 _NO_TIME_AXIS = (
     "it scores label sequences against per-frame outputs, and fastloss.nn models "
     "have no time axis: use fastloss.ctc_loss_and_grad in your own loop"
@@ -385,6 +392,24 @@ LOSSES: tuple[Loss, ...] = (
         "identity",  # its input is already per-frame log-probabilities
         why_not=_NO_TIME_AXIS,
     ),
+    Loss(
+        "categorical_hinge_loss",
+        "_categorical",
+        "rowwise",
+        "CAT_HINGE",
+        ("pred", "target"),
+        "identity",  # scores: a Dense output as it is
+        target="prob",  # one-hot rows of the output's width
+    ),
+    Loss(
+        "categorical_generalized_cross_entropy_loss",
+        "_categorical",
+        "rowwise",
+        "GCE",
+        ("probs", "target"),
+        "identity",
+        why_not=_NOT_PROBS_GCE,
+    ),
 )
 
 _NOT_LOGITS = "it compares probabilities, not logits with targets"
@@ -462,6 +487,18 @@ KERAS: tuple[KerasLoss, ...] = (
         "your own loop",
     ),
     KerasLoss("CTC", ("ctc",), why_not=_NO_TIME_AXIS),
+    KerasLoss(
+        "CategoricalHinge",
+        ("categorical_hinge",),
+        "categorical_hinge_loss",
+        "prob",
+    ),
+    # Keras 3.15's keras.losses.get knows neither name; fastloss's get knows both
+    KerasLoss(
+        "CategoricalGeneralizedCrossEntropy",
+        ("categorical_generalized_cross_entropy",),
+        why_not=_NOT_PROBS_GCE,
+    ),
 )
 
 _BY_NAME = {row.name: row for row in LOSSES}

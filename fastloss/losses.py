@@ -57,6 +57,8 @@ __all__ = [
     "CTC",
     "CategoricalCrossentropy",
     "CategoricalFocalCrossentropy",
+    "CategoricalGeneralizedCrossEntropy",
+    "CategoricalHinge",
     "Circle",
     "CosineSimilarity",
     "Dice",
@@ -87,6 +89,8 @@ __all__ = [
     "binary_focal_crossentropy",
     "categorical_crossentropy",
     "categorical_focal_crossentropy",
+    "categorical_generalized_cross_entropy",
+    "categorical_hinge",
     "get",
     "hinge",
     "huber",
@@ -2097,6 +2101,157 @@ class Circle(Loss):
         return value, _finish_grad(grad, x.shape, res_dtype)
 
 
+# ---- CategoricalHinge, CategoricalGeneralizedCrossEntropy ---------------------------
+
+
+class CategoricalHinge(Loss):
+    """Categorical hinge loss, Keras's ``keras.losses.CategoricalHinge``.
+
+    ``l = max(neg - pos + 1, 0)`` per sample with ``pos = sum(y_true * y_pred)`` and
+    ``neg = max((1 - y_true) * y_pred)`` over the last axis, then the reduction.
+    ``y_true`` holds one-hot rows (or per-class weights, used as given) and
+    ``y_pred`` scores of the same shape. Fused `fastloss.categorical_hinge_loss`
+    kernel: see it for the subgradient (JAX's: ties of the maximum share it, half
+    at the kink), NaN rows, and how PyTorch's ``multi_margin_loss`` differs.
+
+    Parameters
+    ----------
+    reduction : str or None, default="sum_over_batch_size"
+        See `Loss`.
+    name : str, default="categorical_hinge"
+
+    Examples
+    --------
+    >>> from fastloss.losses import CategoricalHinge
+    >>> y_true = [[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]]
+    >>> y_pred = [[0.25, 1.0, 0.5], [0.5, 1.0, -0.25]]
+    >>> CategoricalHinge()(y_true, y_pred)  # (0.5 + 1.5) / 2
+    1.0
+    >>> CategoricalHinge(reduction="sum").loss_and_grad(y_true, y_pred)[1]
+    array([[ 0., -1.,  1.],
+           [-1.,  1.,  0.]])
+    """
+
+    _keras_name = "categorical_hinge"
+
+    def __init__(
+        self,
+        reduction: str | None = "sum_over_batch_size",
+        name: str | None = None,
+    ) -> None:
+        super().__init__(reduction=reduction, name=name)
+
+    def _run(self, y_true, y_pred, sample_weight, want_grad):
+        return _pair_rows(
+            self,
+            "categorical_hinge_loss",
+            -1,
+            y_true,
+            y_pred,
+            sample_weight,
+            want_grad,
+        )
+
+
+def _check_q(q, one_ok):
+    """Keras's ``0 < q < 1`` (its class's check), or ``0 < q <= 1`` (`one_ok`)."""
+    v = real_scalar(q, "q")
+    if not (0.0 < v < 1.0 or (one_ok and v == 1.0)):
+        interval = "(0, 1]" if one_ok else "(0, 1)"
+        raise ValueError(f"q must be in the interval {interval}, got {v}")
+    return v
+
+
+class CategoricalGeneralizedCrossEntropy(Loss):
+    """Generalized cross-entropy (Zhang & Sabuncu, 2018), Keras's
+    ``keras.losses.CategoricalGeneralizedCrossEntropy``.
+
+    ``y_true`` holds class indices of shape ``y_pred.shape[:-1]`` (or with a
+    trailing axis of 1) and ``y_pred`` probabilities ``(..., n_classes)``; with
+    ``p`` the probability of the true class, the per-sample loss is ``(1 -
+    p**q) / q``, then the reduction. No clipping and no renormalisation, as in
+    Keras. Fused `fastloss.categorical_generalized_cross_entropy_loss` kernel (see
+    it for the gradient, ``-p**(q - 1)`` at the true class, ``p = 0`` and NaN).
+
+    Parameters
+    ----------
+    q : float in (0, 1), default=0.5
+        The noise parameter (Keras's range and default): towards 0 the loss
+        approaches the cross-entropy, towards 1 the mean absolute error.
+    reduction : str or None, default="sum_over_batch_size"
+        See `Loss`.
+    name : str, default="categorical_generalized_cross_entropy"
+
+    Notes
+    -----
+    Differences from Keras, on input Keras mishandles: labels of shape ``(batch,
+    1)`` are squeezed to ``(batch,)`` as Keras's docstring says (Keras 3.15
+    broadcasts them against every row instead), and a label outside ``[0,
+    n_classes)`` is an error (Keras's ``one_hot`` gives a zero row and the loss
+    ``1 / q``). Float labels are truncated to integers, as Keras's cast does.
+    Keras 3.15's ``keras.losses.get`` does not know this class's names;
+    `fastloss.losses.get` and `fastloss.get_loss` do.
+
+    Examples
+    --------
+    Keras's example:
+
+    >>> import numpy as np
+    >>> from fastloss.losses import CategoricalGeneralizedCrossEntropy
+    >>> y_true = np.array([0, 1, 0, 1])
+    >>> y_pred = np.array([[0.7, 0.3], [0.2, 0.8], [0.6, 0.4], [0.4, 0.6]])
+    >>> round(CategoricalGeneralizedCrossEntropy()(y_true, y_pred), 6)
+    0.35986
+    >>> gce = CategoricalGeneralizedCrossEntropy(q=0.25, reduction="none")
+    >>> gce(y_true, y_pred).round(6)
+    array([0.341235, 0.217034, 0.479553, 0.479553])
+    """
+
+    _keras_name = "categorical_generalized_cross_entropy"
+
+    def __init__(
+        self,
+        q: float = 0.5,
+        reduction: str | None = "sum_over_batch_size",
+        name: str | None = None,
+    ) -> None:
+        super().__init__(reduction=reduction, name=name)
+        self.q = _check_q(q, False)
+
+    _sparse = True
+
+    def _params(self):
+        return {"q": self.q}
+
+    def _run(self, y_true, y_pred, sample_weight, want_grad):
+        x, res_dtype, own = _pred(y_pred)
+        if x.ndim == 0:
+            raise ValueError("y_pred must have at least one dimension (the classes)")
+        shape = x.shape[:-1]
+        t = _class_target(y_true, shape)
+        bad = (t < 0) | (t >= x.shape[-1])
+        if bad.any():
+            pos = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise ValueError(
+                f"y_true{list(pos)} = {t[pos]} is not a class index in [0, "
+                f"{x.shape[-1]}) (y_pred's last axis)"
+            )
+        plan = _Plan(shape, sample_weight, self.reduction, dtype=x.dtype)
+        return self._softmax(
+            "categorical_generalized_cross_entropy_loss",
+            x,
+            t,
+            plan,
+            shape,
+            res_dtype,
+            own,
+            x.shape,
+            want_grad,
+            q=self.q,
+            ignore_index=_NO_IGNORE,  # every index was checked above
+        )
+
+
 # ---- get_loss ----------------------------------------------------------------------
 
 # The classes and Keras 3's string names (keras.losses.get) for each, from the loss
@@ -2405,6 +2560,40 @@ def categorical_focal_crossentropy(
     )
 
 
+def categorical_hinge(y_true: npt.ArrayLike, y_pred: npt.ArrayLike) -> LossValue:
+    """Per-sample ``max(max((1 - y_true) * y_pred) - sum(y_true * y_pred) + 1, 0)``
+    over the last axis: Keras's ``keras.losses.categorical_hinge``
+    (`CategoricalHinge`, no reduction).
+
+    Examples
+    --------
+    >>> from fastloss.losses import categorical_hinge
+    >>> categorical_hinge([[0, 1, 0], [1, 0, 0]], [[0.25, 1.0, 0.5], [0.5, 1.0, 0.0]])
+    array([0.5, 1.5])
+    """
+    return _per_sample(CategoricalHinge, y_true, y_pred)
+
+
+def categorical_generalized_cross_entropy(
+    y_true: npt.ArrayLike, y_pred: npt.ArrayLike, q: float
+) -> LossValue:
+    """Per-sample ``(1 - p**q) / q`` with ``p`` the probability of the class
+    ``y_true``: Keras's ``keras.losses.categorical_generalized_cross_entropy``
+    (`CategoricalGeneralizedCrossEntropy`, no reduction). ``q`` is required, as in
+    Keras, and may be 1 here (``1 - p``; Keras's functional form does not check
+    ``q``, its class refuses 1); it must be in (0, 1].
+
+    Examples
+    --------
+    >>> from fastloss.losses import categorical_generalized_cross_entropy
+    >>> categorical_generalized_cross_entropy([0, 1], [[0.25, 0.75], [0.5, 0.5]], 1.0)
+    array([0.75, 0.5 ])
+    """
+    loss = CategoricalGeneralizedCrossEntropy(reduction="none")
+    loss.q = _check_q(q, True)
+    return loss(y_true, y_pred)
+
+
 def sparse_categorical_crossentropy(
     y_true: npt.ArrayLike,
     y_pred: npt.ArrayLike,
@@ -2459,6 +2648,8 @@ _FUNCTIONS = {
         categorical_crossentropy,
         categorical_focal_crossentropy,
         sparse_categorical_crossentropy,
+        categorical_hinge,
+        categorical_generalized_cross_entropy,
     )
 }
 _ALIASES = {

@@ -61,7 +61,14 @@ def test_every_public_loss_has_a_row():
     listed = {name for row in _table.LOSSES for name in row.names}
     assert set(fastloss.__all__) == listed | NOT_LOSSES
     assert len(fastloss.__all__) == len(set(fastloss.__all__))
-    for module in ("_binary", "_regression", "_rowwise", "_similarity", "_margin"):
+    for module in (
+        "_binary",
+        "_regression",
+        "_rowwise",
+        "_similarity",
+        "_margin",
+        "_categorical",
+    ):
         exported = set(importlib.import_module(f"fastloss.{module}").__all__)
         assert exported == {
             name for row in _table.LOSSES if row.module == module for name in row.names
