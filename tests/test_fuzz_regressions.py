@@ -102,6 +102,10 @@ def test_every_public_loss_is_fuzzed():
     }
     not_yet |= {"hinge_loss", "squared_hinge_loss", "msle_loss", "mape_loss"}
     not_yet |= {"ctc_loss"}
+    not_yet |= {
+        "categorical_hinge_loss",
+        "categorical_generalized_cross_entropy_loss",
+    }
     rows = [row for row in _table.LOSSES if row.name not in not_yet]
     assert all(row.fuzz for row in rows)
     assert set(_harness.FUNCTIONS) == {name for row in rows for name in row.names}

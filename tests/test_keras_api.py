@@ -49,6 +49,8 @@ FUNCTION_NAMES = [
     "categorical_crossentropy",
     "categorical_focal_crossentropy",
     "sparse_categorical_crossentropy",
+    "categorical_hinge",
+    "categorical_generalized_cross_entropy",
 ]
 
 

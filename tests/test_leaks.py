@@ -315,6 +315,25 @@ def _pair(name, extra_kw):
     return build
 
 
+def _categorical_hinge(rng):
+    f = fastloss.categorical_hinge_loss
+    g = fastloss.categorical_hinge_loss_and_grad
+    x, sw = rng.standard_normal((N, C)), rng.random(N)
+    t = np.eye(C)[rng.integers(0, C, N)]
+    forward = [
+        lambda: f(x, t),
+        lambda: f(x.astype(np.float32), t, reduction="none", n_threads=2),
+        lambda: f(x, t, reduction="sum", sample_weight=sw),
+        _raises(f, x, t[:-1]),
+        _raises(f, x, t, reduction="avg"),
+    ]
+    grad = [
+        *_grad_calls(g, (x, t), {"sample_weight": sw}),
+        _raises(g, x, t, out=t),  # out overlapping the target
+    ]
+    return forward, grad, [x, t, sw]
+
+
 def _circle(rng):
     f, g = fastloss.circle_loss, fastloss.circle_loss_and_grad
     e, sw = rng.standard_normal((N, C)), rng.random(N)
@@ -424,6 +443,10 @@ CASES = {
     "msle_loss": _elementwise("msle_loss", {"epsilon": 1e-3}),
     "mape_loss": _elementwise("mape_loss", {"epsilon": 1e-3}),
     "ctc_loss": _ctc,
+    "categorical_hinge_loss": _categorical_hinge,
+    "categorical_generalized_cross_entropy_loss": _softmax_like(
+        "categorical_generalized_cross_entropy_loss", {"q": 0.3}
+    ),
 }
 
 

@@ -6,6 +6,7 @@ values, across threads and SIMD paths, and on bad input."""
 import doctest
 import os
 
+import _twin_checks
 import numpy as np
 import pytest
 from _matrix import DTYPES, LAYOUTS, N_THREADS, REDUCTIONS, table_losses
@@ -78,28 +79,11 @@ IDS = list(LOSSES)
 
 
 def check_twin(name, loss, grad, args, kw):
-    ref = LOSSES[name][2](*args, **kw)
-    dtype = np.asarray(args[0]).dtype
-    dtype = dtype if dtype.kind == "f" else np.dtype(np.float64)
-    if kw.get("reduction", "mean") == "none":
-        assert isinstance(loss, np.ndarray) and loss.dtype == dtype
-        assert loss.shape == np.shape(args[0])[:-1]
-    else:
-        assert isinstance(loss, float), type(loss)
-    cmp = np.float32 if dtype == np.float16 else dtype
-    assert_close(loss, ref.loss, ref.loss_scale, cmp, "loss")
-    if grad is not None:
-        assert isinstance(grad, np.ndarray) and grad.dtype == dtype
-        assert grad.shape == np.shape(args[0])
-        assert_close(grad, ref.grad, ref.grad_scale, dtype, "grad")
+    _twin_checks.check_twin(LOSSES, name, loss, grad, args, kw)
 
 
 def run_both(name, args, kw):
-    fwd, fused = LOSSES[name][:2]
-    loss_only = fwd(*args, **kw)
-    loss, grad = fused(*args, **kw)
-    assert_same_bits(loss_only, loss)
-    return loss, grad
+    return _twin_checks.run_both(LOSSES, name, args, kw)
 
 
 # ---- the twins: dtype x reduction x options x weights x SIMD path ----------------
@@ -111,44 +95,14 @@ def run_both(name, args, kw):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", IDS)
 def test_matches_twin(name, dtype, reduction, sw, shape, simd_path):
-    rng = np.random.default_rng(3)
-    for options in LOSSES[name][4]:
-        args, kw = LOSSES[name][3](
-            rng, shape, dtype, sw=sw and len(shape) > 1, **options
-        )
-        kw["reduction"] = reduction
-        loss, grad = run_both(name, args, kw)
-        check_twin(name, loss, grad, args, kw)
+    _twin_checks.check_matches_twin(LOSSES, name, dtype, reduction, sw, shape)
 
 
 @pytest.mark.parametrize("layout,mode", LAYOUTS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", IDS)
 def test_layouts_and_out(name, dtype, layout, mode):
-    """Strided and read-only inputs, out= and in place: the same values, and
-    inputs not given as out= untouched."""
-    rng = np.random.default_rng(5)
-    (pred, target), kw = LOSSES[name][3](rng, (9, 6), dtype, sw=True)
-    want = LOSSES[name][1](pred.copy(), target.copy(), **kw)
-    if layout == "strided":
-        pred, target = non_contiguous(pred), non_contiguous(target)
-    elif layout == "readonly":
-        pred, target = read_only(pred), read_only(target)
-    snap = snapshot(pred, target)
-    if mode == "out":
-        out = np.full(pred.shape, np.nan, dtype=dtype)
-        loss, grad = LOSSES[name][1](pred, target, out=out, **kw)
-        assert grad is out
-        assert_unchanged(snap)
-    elif mode == "inplace":
-        loss, grad = LOSSES[name][1](pred, target, out=pred, **kw)
-        assert grad is pred
-        assert_unchanged(snap[1:])
-    else:
-        loss, grad = LOSSES[name][1](pred, target, **kw)
-        assert_unchanged(snap)
-    assert_same_bits(loss, want[0])
-    assert_same_bits(grad, want[1])
+    _twin_checks.check_layouts_and_out(LOSSES, name, dtype, layout, mode)
 
 
 @pytest.mark.parametrize("name", IDS)

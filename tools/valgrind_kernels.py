@@ -142,6 +142,28 @@ def _triplet(rng, shape, dtype):
     ]
 
 
+def _categorical_hinge(rng, shape, dtype):
+    n, c = shape
+    x = rng.standard_normal(shape).astype(dtype) * 2
+    t = (np.arange(c) == rng.integers(0, c, n)[:, None]).astype(dtype)
+    return [
+        ((x, t), {}),
+        ((x, t), {"sample_weight": _positive(rng, n, dtype)}),
+        ((x, rng.random(shape).astype(dtype)), {}),  # class weights, not one-hot
+        ((x[0], t[0]), {}),  # 1-D: one row
+    ]
+
+
+def _gce(rng, shape, dtype):
+    n, _ = shape
+    p, y = _probs(rng, shape, dtype), _hard_target(rng, shape)
+    return [
+        ((p, y), {}),
+        ((p, y), {"q": 0.1, "sample_weight": _positive(rng, n, dtype)}),
+        ((p, y), {"q": 1.0}),
+    ]
+
+
 def _elementwise(extra):
     """Regression and binary losses: (input, target) of any shape."""
 
@@ -253,6 +275,8 @@ CASES = {
     "msle_loss": _elementwise(lambda rng, s, d: [{"epsilon": 0.5}]),
     "mape_loss": _elementwise(lambda rng, s, d: [{"epsilon": 0.0}]),
     "ctc_loss": _ctc,
+    "categorical_hinge_loss": _categorical_hinge,
+    "categorical_generalized_cross_entropy_loss": _gce,
 }
 
 
@@ -265,6 +289,12 @@ def bad_calls(dtype):
         (fastloss.softmax_cross_entropy, (x, y), {}, ValueError),
         (fastloss.softmax_cross_entropy_and_grad, (x, y), {"out": out}, ValueError),
         (fastloss.softmax_focal_loss_and_grad, (x, y), {"out": out}, ValueError),
+        (
+            fastloss.categorical_generalized_cross_entropy_loss_and_grad,
+            (x, y),
+            {"out": out},
+            ValueError,
+        ),
         (fastloss.perplexity, (x, y), {}, ValueError),
         (fastloss.mse_loss, (x, x[:2]), {}, ValueError),
         (fastloss.mse_loss_and_grad, (x, x), {"out": x.reshape(-1)}, ValueError),

@@ -125,6 +125,22 @@ step(fastloss.tversky_loss_and_grad(probs, labels, out=np.empty_like(probs)))
 as_float(fastloss.circle_loss(anchor, [0, 0, 1, 1], gamma=2.0, margin=0.25))
 step(fastloss.circle_loss_and_grad(anchor, np.array([0, 1, 0, 1]), reduction="sum"))
 
+# ---- categorical hinge (scores, one-hot rows), GCE (probabilities, indices) ---------
+hinge_scores = rng.standard_normal((4, 3))
+as_float(fastloss.categorical_hinge_loss(hinge_scores, np.eye(3)[target]))
+step(
+    fastloss.categorical_hinge_loss_and_grad(
+        hinge_scores, np.eye(3)[target], n_threads=1
+    )
+)
+gce_probs = np.full((4, 3), 1.0 / 3.0)
+as_float(fastloss.categorical_generalized_cross_entropy_loss(gce_probs, target, q=0.7))
+step(
+    fastloss.categorical_generalized_cross_entropy_loss_and_grad(
+        gce_probs, target, ignore_index=2, out=np.empty_like(gce_probs)
+    )
+)
+
 # ---- CTC: (frames, sequences, classes) log-probabilities, labels, lengths ---------
 frames = np.log(np.full((6, 2, 4), 0.25))
 seqs = np.array([[1, 2], [3, 0]])
@@ -157,11 +173,25 @@ keras_losses: list[losses.Loss] = [
     losses.MeanSquaredLogarithmicError(),
     losses.MeanAbsolutePercentageError(name="mape"),
     losses.Poisson(),
+    losses.CategoricalHinge(),
+    losses.CategoricalGeneralizedCrossEntropy(q=0.7),
 ]
+sparse_classes = (
+    losses.SparseCategoricalCrossentropy,
+    losses.Circle,
+    losses.CategoricalGeneralizedCrossEntropy,
+)
 for loss_obj in keras_losses:
-    sparse = isinstance(loss_obj, (losses.SparseCategoricalCrossentropy, losses.Circle))
+    sparse = isinstance(loss_obj, sparse_classes)
     y_true = target if sparse else onehot
-    rates = isinstance(loss_obj, (losses.KLDivergence, losses.Poisson))
+    rates = isinstance(
+        loss_obj,
+        (
+            losses.KLDivergence,
+            losses.Poisson,
+            losses.CategoricalGeneralizedCrossEntropy,
+        ),
+    )
     y_pred = probs_2d if rates else logits
     as_float(loss_obj(y_true, y_pred, sample_weight=np.ones(4)))
     step(loss_obj.loss_and_grad(y_true, y_pred))
@@ -299,6 +329,8 @@ per_sample: list[Any] = [
     losses.hinge(np.eye(3)[y_train], probabilities),
     losses.squared_hinge(np.eye(3)[y_train], probabilities),
     losses.poisson(probabilities, probabilities),
+    losses.categorical_hinge(np.eye(3)[y_train], probabilities),
+    losses.categorical_generalized_cross_entropy(y_train, probabilities, 0.5),
 ]
 got = losses.get({"class_name": "Huber", "config": {"delta": 2.0}})
 
