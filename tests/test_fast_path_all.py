@@ -16,10 +16,11 @@ import pytest
 from _reference import assert_same_bits
 
 import fastloss
-from fastloss import _elementwise, _rowwise, _similarity, _softmax_ce
+from fastloss import _categorical, _elementwise, _rowwise, _similarity, _softmax_ce
 from fastloss._table import LOSSES, by_name
 
-FAST_MODULES = (_elementwise, _rowwise, _softmax_ce, _similarity)
+# categorical_hinge_loss runs _similarity's pair path (its _fast)
+FAST_MODULES = (_elementwise, _rowwise, _softmax_ce, _similarity, _categorical)
 # circle_loss has no compiled fast path: its kernel's input, S = E E^T, is made
 # in NumPy first
 ROWS = [
@@ -42,6 +43,10 @@ OPTIONS = {
     "binary_cross_entropy_with_logits": [dict(label_smoothing=0.2)],
     "binary_cross_entropy": [dict(epsilon=1e-3, label_smoothing=0.1)],
     "sigmoid_focal_loss": [dict(alpha=None, gamma=0.5)],
+    "categorical_generalized_cross_entropy_loss": [
+        dict(q=1.0, ignore_index=2),
+        dict(q=0.05),
+    ],
 }
 
 
@@ -54,6 +59,8 @@ def _inputs(row, rng, dtype, shape=SHAPE):
 
     if row.family == "softmax_ce" or row.kind == "FOCAL":
         return [floats(), rng.integers(0, n_classes, shape[:-1])]
+    if row.kind == "GCE":
+        return [rng.random(shape).astype(dtype), rng.integers(0, n_classes, shape[:-1])]
     if row.kind in ("BCE_LOGITS", "SIGMOID_FOCAL"):
         return [floats(), (rng.random(shape) > 0.5).astype(dtype)]
     if row.kind == "BCE_PROB":
