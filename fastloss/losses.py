@@ -91,6 +91,9 @@ __all__ = [
     "categorical_focal_crossentropy",
     "categorical_generalized_cross_entropy",
     "categorical_hinge",
+    "cosine_similarity",
+    "ctc",
+    "dice",
     "get",
     "hinge",
     "huber",
@@ -108,6 +111,7 @@ __all__ = [
     "poisson",
     "sparse_categorical_crossentropy",
     "squared_hinge",
+    "tversky",
 ]
 
 # keras.backend.epsilon(): Keras clips probabilities to [EPSILON, 1 - EPSILON].
@@ -2592,6 +2596,66 @@ def categorical_generalized_cross_entropy(
     loss = CategoricalGeneralizedCrossEntropy(reduction="none")
     loss.q = _check_q(q, True)
     return loss(y_true, y_pred)
+
+
+def cosine_similarity(
+    y_true: npt.ArrayLike, y_pred: npt.ArrayLike, axis: int = -1
+) -> LossValue:
+    """Per-sample ``-cos(y_true, y_pred)`` along `axis` (from -1 to 1; -1 for the
+    same direction): Keras's ``keras.losses.cosine_similarity`` (`CosineSimilarity`,
+    no reduction).
+
+    Examples
+    --------
+    >>> from fastloss.losses import cosine_similarity
+    >>> cosine_similarity([[0.0, 1.0], [1.0, 1.0]], [[1.0, 0.0], [1.0, 1.0]]).round(6)
+    array([ 0., -1.])
+    """
+    return _per_sample(CosineSimilarity, y_true, y_pred, axis=axis)
+
+
+def dice(
+    y_true: npt.ArrayLike,
+    y_pred: npt.ArrayLike,
+    axis: int | tuple[int, ...] | None = None,
+) -> LossValue:
+    """``1 - 2 sum(y_true y_pred) / (sum(y_true) + sum(y_pred) + 1e-7)`` over
+    `axis` (None: every axis, one value): Keras's ``keras.losses.dice`` (`Dice`,
+    no reduction).
+
+    Examples
+    --------
+    >>> from fastloss.losses import dice
+    >>> round(float(dice([[1.0, 0.0], [1.0, 1.0]], [[1.0, 0.0], [0.0, 1.0]])), 6)
+    0.2
+    """
+    return _per_sample(Dice, y_true, y_pred, axis=axis)
+
+
+def tversky(
+    y_true: npt.ArrayLike,
+    y_pred: npt.ArrayLike,
+    alpha: float = 0.5,
+    beta: float = 0.5,
+    axis: int | tuple[int, ...] | None = None,
+) -> LossValue:
+    """``1 - TP / (TP + alpha FP + beta FN + 1e-7)`` over `axis` (None: every axis,
+    one value): Keras's ``keras.losses.tversky`` (`Tversky`, no reduction).
+
+    Examples
+    --------
+    >>> from fastloss.losses import tversky
+    >>> round(float(tversky([[1.0, 0.0], [1.0, 1.0]], [[1.0, 0.0], [0.0, 1.0]])), 6)
+    0.2
+    """
+    return _per_sample(Tversky, y_true, y_pred, alpha=alpha, beta=beta, axis=axis)
+
+
+def ctc(y_true: npt.ArrayLike, y_pred: npt.ArrayLike) -> LossValue:
+    """Per-sample CTC loss of label rows `y_true` (padded with 0, Keras's blank) and
+    logits `y_pred` of shape (batch, frames, classes): Keras's ``keras.losses.ctc``
+    (`CTC`, no reduction)."""
+    return _per_sample(CTC, y_true, y_pred)
 
 
 def sparse_categorical_crossentropy(

@@ -266,3 +266,53 @@ def test_axis_matches_keras(keras, axis):
         got = getattr(fl, name)(**kw)(t, x)
         want = np.asarray(getattr(keras.losses, name)(**kw)(t, x), dtype=np.float64)
         np.testing.assert_allclose(got, want, rtol=2e-5, atol=1e-6, err_msg=name)
+
+
+# ---- functional forms with an axis (or none): one value per slice ------------------
+
+AXIS_FUNCTIONAL = [
+    ("cosine_similarity", fl.CosineSimilarity, {}),
+    ("cosine_similarity", fl.CosineSimilarity, {"axis": 0}),
+    ("dice", fl.Dice, {}),
+    ("dice", fl.Dice, {"axis": -1}),
+    ("tversky", fl.Tversky, {"alpha": 0.3, "beta": 0.7}),
+    ("tversky", fl.Tversky, {"axis": 1}),
+]
+
+
+@pytest.mark.parametrize(("name", "cls", "kw"), AXIS_FUNCTIONAL)
+def test_axis_functional_forms(name, cls, kw):
+    t, p = RNG.random((6, 4)), RNG.random((6, 4))
+    got = getattr(fl, name)(t, p, **kw)
+    np.testing.assert_array_equal(got, cls(**kw, reduction="none")(t, p))
+    # against plain float64 formulas
+    axis = kw.get("axis", -1 if name == "cosine_similarity" else None)
+    if name == "cosine_similarity":
+        want = -(t * p).sum(axis) / np.sqrt((t * t).sum(axis) * (p * p).sum(axis))
+    elif name == "dice":
+        want = 1 - 2 * (t * p).sum(axis) / (t.sum(axis) + p.sum(axis) + 1e-7)
+    else:
+        a, b = kw.get("alpha", 0.5), kw.get("beta", 0.5)
+        tp = (t * p).sum(axis)
+        # Keras's names: its "fp" is sum((1 - y_pred) y_true), "fn" the other
+        fp, fn = ((1 - p) * t).sum(axis), (p * (1 - t)).sum(axis)
+        want = 1 - tp / (tp + a * fp + b * fn + 1e-7)
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+@pytest.mark.parametrize(("name", "cls", "kw"), AXIS_FUNCTIONAL)
+def test_axis_functional_forms_match_keras(keras, name, cls, kw):
+    t, p = RNG.random((6, 4)), RNG.random((6, 4))
+    want = np.asarray(getattr(keras.losses, name)(t, p, **kw), dtype=np.float64)
+    got = getattr(fl, name)(t.astype(np.float32), p.astype(np.float32), **kw)
+    assert np.shape(got) == want.shape
+    np.testing.assert_allclose(got, want, rtol=2e-5, atol=1e-6)
+
+
+def test_ctc_functional_form_matches_keras(keras):
+    y = np.array([[1, 2, 0], [3, 0, 0], [2, 2, 1]])
+    x = RNG.standard_normal((3, 6, 4)).astype(np.float32)
+    got = fl.ctc(y, x)
+    np.testing.assert_array_equal(got, fl.CTC(reduction="none")(y, x))
+    want = np.asarray(keras.losses.ctc(y, x), dtype=np.float64)
+    np.testing.assert_allclose(got, want, rtol=2e-5, atol=1e-6)
