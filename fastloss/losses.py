@@ -2608,8 +2608,8 @@ def cosine_similarity(
     Examples
     --------
     >>> from fastloss.losses import cosine_similarity
-    >>> cosine_similarity([[0.0, 1.0], [1.0, 1.0]], [[1.0, 0.0], [1.0, 1.0]]).round(6)
-    array([ 0., -1.])
+    >>> cosine_similarity([[1.0, 1.0], [1.0, 1.0]], [[1.0, 1.0], [-2.0, -2.0]]).round(6)
+    array([-1.,  1.])
     """
     return _per_sample(CosineSimilarity, y_true, y_pred, axis=axis)
 
