@@ -331,6 +331,10 @@ per_sample: list[Any] = [
     losses.poisson(probabilities, probabilities),
     losses.categorical_hinge(np.eye(3)[y_train], probabilities),
     losses.categorical_generalized_cross_entropy(y_train, probabilities, 0.5),
+    losses.cosine_similarity(probabilities, probabilities, axis=-1),
+    losses.dice(probabilities, probabilities),
+    losses.tversky(probabilities, probabilities, 0.3, 0.7, axis=-1),
+    losses.ctc(np.array([[1, 2, 0]]), np.zeros((1, 5, 3))),
 ]
 got = losses.get({"class_name": "Huber", "config": {"delta": 2.0}})
 
