@@ -92,12 +92,12 @@ def _sce(rng, shape, dtype):
     y0 = _hard_target(rng, shape, ignore=False)
     return [
         ((x, y), {}),
-        ((x, y), {"weight": w, "sample_weight": sw}),
-        ((x, y), {"weight": w, "label_smoothing": 0.1}),
+        ((x, y), {"class_weight": w, "sample_weight": sw}),
+        ((x, y), {"class_weight": w, "label_smoothing": 0.1}),
         ((x, y), {"label_smoothing": 0.2, "z_loss": 1e-3, "sample_weight": sw}),
         ((x, y0), {"ignore_index": 0}),
         ((x, p), {}),
-        ((x, p), {"weight": w, "sample_weight": sw, "label_smoothing": 0.1}),
+        ((x, p), {"class_weight": w, "sample_weight": sw, "label_smoothing": 0.1}),
     ]
 
 
@@ -111,7 +111,7 @@ def _softmax_focal(rng, shape, dtype):
     x, y = _logits(rng, shape, dtype), _hard_target(rng, shape)
     return [
         ((x, y), {}),
-        ((x, y), {"gamma": 0.5, "alpha": _positive(rng, c, dtype)}),
+        ((x, y), {"gamma": 0.5, "class_weight": _positive(rng, c, dtype)}),
         ((x, y), {"gamma": 0.0, "sample_weight": _positive(rng, n, dtype)}),
         ((x, y), {"gamma": 3.0}),
     ]
@@ -164,6 +164,36 @@ def _gce(rng, shape, dtype):
     ]
 
 
+def _pair_rows(extra):
+    """Cosine, Dice, Tversky: (pred, target) rows of one shape."""
+
+    def cases(rng, shape, dtype):
+        n, _ = shape
+        x, t = _probs(rng, shape, dtype), rng.random(shape).astype(dtype)
+        zero = x.copy()
+        zero[0] = 0  # a zero row: epsilon's guard
+        out = [
+            ((x, t), {}),
+            ((x, t), {"sample_weight": _positive(rng, n, dtype)}),
+            ((zero, t), {}),
+            ((x[0], t[0]), {}),  # 1-D: one row
+        ]
+        return out + [((x, t), kw) for kw in extra]
+
+    return cases
+
+
+def _circle(rng, shape, dtype):
+    n, c = shape
+    e = rng.standard_normal(shape).astype(dtype)
+    labels = rng.integers(0, max(n // 2, 1), n)
+    return [
+        ((e, labels), {}),
+        ((e, labels), {"remove_diagonal": False, "gamma": 4.0}),
+        ((e, labels), {"sample_weight": _positive(rng, n, dtype), "margin": 0.1}),
+    ]
+
+
 def _elementwise(extra):
     """Regression and binary losses: (input, target) of any shape."""
 
@@ -202,7 +232,7 @@ def _normalizer(rng, shape, dtype):
         (
             (y,),
             {
-                "weight": _positive(rng, c, dtype),
+                "class_weight": _positive(rng, c, dtype),
                 "sample_weight": _positive(rng, n, dtype),
             },
         ),
@@ -277,6 +307,10 @@ CASES = {
     "ctc_loss": _ctc,
     "categorical_hinge_loss": _categorical_hinge,
     "categorical_generalized_cross_entropy_loss": _gce,
+    "cosine_similarity_loss": _pair_rows([]),
+    "dice_loss": _pair_rows([]),
+    "tversky_loss": _pair_rows([{"alpha": 0.7, "beta": 0.3}]),
+    "circle_loss": _circle,
 }
 
 
