@@ -103,7 +103,8 @@ def describe() -> list[str]:
 
 
 def other_cpu_seconds() -> tuple[float, float]:
-    """(CPU-seconds used so far by every process but this one, steal seconds).
+    """(CPU-seconds used so far by every process but this one and the children
+    it has waited for (a peer run in a subprocess), steal seconds).
 
     The difference of two readings says whether something else ran during a
     measurement on this small machine; (0, 0) where /proc/stat is missing.
@@ -118,7 +119,8 @@ def other_cpu_seconds() -> tuple[float, float]:
     busy = sum(fields[i] for i in (0, 1, 2, 5, 6)) / tick
     steal = fields[7] / tick if len(fields) > 7 else 0.0
     own = os.times()
-    return busy - (own.user + own.system), steal
+    mine = own.user + own.system + own.children_user + own.children_system
+    return busy - mine, steal
 
 
 def wait_until_idle(quiet_s: float, timeout_s: float, step_s: float = 0.5) -> bool:
