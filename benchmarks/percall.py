@@ -56,6 +56,8 @@ def cases(n: int, c: int, dtype: str) -> dict[str, object]:
         "regression": (x, y),
         "logits": (x, yb),
         "probs": (probs, yb),
+        # probabilities with class indices (the generalized cross-entropy)
+        "prob_classes": (np.exp(x) / np.exp(x).sum(-1, keepdims=True), t),
         "triplet": (a, p, q),
         # CTC: 8 frames of the rows' log-probabilities, 3 labels a row
         "ctc": (
@@ -70,7 +72,9 @@ def cases(n: int, c: int, dtype: str) -> dict[str, object]:
         if row.family == "linear_ce" or not hasattr(fastloss, row.name):
             continue
         kind = row.bench.inputs if row.bench else None
-        if kind is None and row.family == "rowwise" and row.inputs[1] == "target":
+        if kind is None and row.inputs == ("probs", "target"):
+            kind = "prob_classes"
+        elif kind is None and row.family == "rowwise" and row.inputs[1] == "target":
             kind = "probs"  # two arrays of one shape (cosine, Dice, Tversky)
         kind = kind or {"elementwise": "regression", "ctc": "ctc"}.get(
             row.family, "classes"
