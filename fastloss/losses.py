@@ -1811,7 +1811,28 @@ def _pair_rows(loss, fname, axis, y_true, y_pred, sample_weight, want_grad, **pa
     return value, _finish_grad(grad, shape_in, res_dtype)
 
 
-class CosineSimilarity(Loss):
+class _RowPairLoss(Loss):
+    """A loss of (y_true, y_pred) rows through a row-pair kernel (`_function`, with
+    `_function_options`) over Keras's `axis`, which `_pair_rows` moves last and
+    flattens into one row per sample."""
+
+    _moves_axis = False  # _run reduces over self.axis itself
+    axis: Any = -1
+
+    def _run(self, y_true, y_pred, sample_weight, want_grad):
+        return _pair_rows(
+            self,
+            self._function,
+            self.axis,
+            y_true,
+            y_pred,
+            sample_weight,
+            want_grad,
+            **self._function_options,
+        )
+
+
+class CosineSimilarity(_RowPairLoss):
     """Cosine similarity loss, Keras's ``keras.losses.CosineSimilarity``.
 
     ``l = -sum(u * v, axis)`` per sample with ``u = y_pred / max(||y_pred||,
@@ -1842,9 +1863,9 @@ class CosineSimilarity(Loss):
     0.0
     """
 
-    _moves_axis = False  # _run reduces over self.axis itself
-
     _keras_name = "cosine_similarity"
+    _function = "cosine_similarity_loss"
+    _function_options = {"epsilon": EPSILON}
 
     def __init__(
         self,
@@ -1860,20 +1881,8 @@ class CosineSimilarity(Loss):
     def _params(self):
         return {"axis": self.axis}
 
-    def _run(self, y_true, y_pred, sample_weight, want_grad):
-        return _pair_rows(
-            self,
-            "cosine_similarity_loss",
-            self.axis,
-            y_true,
-            y_pred,
-            sample_weight,
-            want_grad,
-            epsilon=EPSILON,
-        )
 
-
-class Dice(Loss):
+class Dice(_RowPairLoss):
     """Dice loss, Keras's ``keras.losses.Dice``.
 
     ``l = 1 - 2 sum(y_true * y_pred) / (sum(y_true) + sum(y_pred) + 1e-7)`` with the
@@ -1912,9 +1921,9 @@ class Dice(Loss):
     0.616438
     """
 
-    _moves_axis = False  # _run reduces over self.axis itself
-
     _keras_name = "dice"
+    _function = "dice_loss"
+    _function_options = {"epsilon": EPSILON}
 
     def __init__(
         self,
@@ -1928,20 +1937,8 @@ class Dice(Loss):
     def _params(self):
         return {"axis": self.axis}
 
-    def _run(self, y_true, y_pred, sample_weight, want_grad):
-        return _pair_rows(
-            self,
-            "dice_loss",
-            self.axis,
-            y_true,
-            y_pred,
-            sample_weight,
-            want_grad,
-            epsilon=EPSILON,
-        )
 
-
-class Tversky(Loss):
+class Tversky(_RowPairLoss):
     """Tversky loss, Keras's ``keras.losses.Tversky``.
 
     With ``I = sum(y_true * y_pred)`` over `axis`, ``l = 1 - I / (I + alpha
@@ -1971,9 +1968,8 @@ class Tversky(Loss):
     array([0.5     , 0.776536])
     """
 
-    _moves_axis = False  # _run reduces over self.axis itself
-
     _keras_name = "tversky"
+    _function = "tversky_loss"
 
     def __init__(
         self,
@@ -1987,23 +1983,14 @@ class Tversky(Loss):
         self.alpha = real_scalar(alpha, "alpha")
         self.beta = real_scalar(beta, "beta")
         self.axis = _check_axes(axis)
+        self._function_options = {
+            "alpha": self.alpha,
+            "beta": self.beta,
+            "epsilon": EPSILON,
+        }
 
     def _params(self):
         return {"alpha": self.alpha, "beta": self.beta, "axis": self.axis}
-
-    def _run(self, y_true, y_pred, sample_weight, want_grad):
-        return _pair_rows(
-            self,
-            "tversky_loss",
-            self.axis,
-            y_true,
-            y_pred,
-            sample_weight,
-            want_grad,
-            alpha=self.alpha,
-            beta=self.beta,
-            epsilon=EPSILON,
-        )
 
 
 class Circle(Loss):
@@ -2108,7 +2095,7 @@ class Circle(Loss):
 # ---- CategoricalHinge, CategoricalGeneralizedCrossEntropy ---------------------------
 
 
-class CategoricalHinge(Loss):
+class CategoricalHinge(_RowPairLoss):
     """Categorical hinge loss, Keras's ``keras.losses.CategoricalHinge``.
 
     ``l = max(neg - pos + 1, 0)`` per sample with ``pos = sum(y_true * y_pred)`` and
@@ -2137,6 +2124,7 @@ class CategoricalHinge(Loss):
     """
 
     _keras_name = "categorical_hinge"
+    _function = "categorical_hinge_loss"
 
     def __init__(
         self,
@@ -2144,17 +2132,6 @@ class CategoricalHinge(Loss):
         name: str | None = None,
     ) -> None:
         super().__init__(reduction=reduction, name=name)
-
-    def _run(self, y_true, y_pred, sample_weight, want_grad):
-        return _pair_rows(
-            self,
-            "categorical_hinge_loss",
-            -1,
-            y_true,
-            y_pred,
-            sample_weight,
-            want_grad,
-        )
 
 
 def _check_q(q, one_ok):
