@@ -24,7 +24,7 @@ from ._rowwise import (
     _out_of_range,
     _sample_weight,
 )
-from ._similarity import _pair
+from ._similarity import _COMMON, _MORE, _RETURNS, _pair
 from ._typing import FloatArray, LossAndGrad, LossValue
 from ._validation import (
     check_out,
@@ -227,10 +227,6 @@ _RAISES = """\
         an unknown ``reduction``, a ``sample_weight`` of the wrong shape or
         range{more}."""
 
-_MORE = (
-    ", and for an ``out`` of the wrong shape, dtype or layout, read-only, or "
-    "overlapping an input. Nothing is written when an error is raised"
-)
 
 _HINGE_PARAMS = f"""\
     Parameters
@@ -242,19 +238,7 @@ _HINGE_PARAMS = f"""\
     target : array_like of pred's shape
         One-hot rows (Keras also allows per-class weights: any real values are
         used as given), converted to pred's compute dtype.
-{
-    _COMMON_DOC.format(
-        lead="pred.shape[:-1]",
-        norm="``sum_i sample_weight[i]`` instead of the number of rows",
-    )
-}"""
-
-_HINGE_RETURNS = """\
-    Returns
-    -------
-    loss : float or ndarray
-        A Python float for "mean" and "sum"; for "none", an array of shape
-        ``pred.shape[:-1]`` with pred's dtype."""
+{_COMMON}"""
 
 _HINGE_RETURNS_GRAD = """\
     Returns
@@ -402,7 +386,7 @@ categorical_hinge_loss.__doc__ = _doc(
 
     The forward-only twin of `categorical_hinge_loss_and_grad`.""",
     _HINGE_PARAMS,
-    _HINGE_RETURNS,
+    _RETURNS,
     _RAISES.format(what=_HINGE_WHAT, more=""),
     _HINGE_NOTES,
     """\
