@@ -1056,10 +1056,18 @@ class Sequential:
         """ "loss", then the metrics' log names: the order of `evaluate`'s list."""
         return ["loss", *(m.name for m in self.metrics)]
 
-    def _predict(self, x: npt.ArrayLike, batch_size: int, activate: bool) -> FloatArray:
+    def _predict_input(
+        self, x: npt.ArrayLike, batch_size: int, steps: int | None = None
+    ) -> FloatArray:
+        """`x` checked and converted once, cut to its first `steps` batches."""
         self._require_built("predict")
         xs = _features(x, "x", self.dtype)
+        xs = xs[: _first_steps(steps, xs.shape[0], batch_size, "steps")]
         self._check_input_dim(xs.shape[1], "x")
+        return xs
+
+    def _predict(self, xs: FloatArray, batch_size: int, activate: bool) -> FloatArray:
+        """The outputs for `xs` from `_predict_input`."""
         n, units = xs.shape[0], self.output_dim
         out = np.empty((n, units), dtype=self.dtype)
         last = self.layers[-1]
@@ -1100,12 +1108,10 @@ class Sequential:
         _verbosity(verbose)
         batch_size = _batch(batch_size)
         every = self._hooked(callbacks)
-        if steps is not None:
-            xs = _features(x, "x", self.dtype)
-            x = xs[: _first_steps(steps, xs.shape[0], batch_size, "steps")]
+        xs = self._predict_input(x, batch_size, steps)
         for cb in every:
             cb.on_predict_begin()
-        out = self._predict(x, batch_size, activate=True)
+        out = self._predict(xs, batch_size, activate=True)
         for cb in every:
             cb.on_predict_end()
         return out
@@ -1127,7 +1133,8 @@ class Sequential:
         """The raw outputs of the last layer: its pre-activation (the logits)
         when its softmax or sigmoid is fused into the loss, else its outputs,
         `batch_size` rows at a time, shape (n_samples, units)."""
-        return self._predict(x, _batch(batch_size), activate=False)
+        batch = _batch(batch_size)
+        return self._predict(self._predict_input(x, batch), batch, activate=False)
 
     # ---- summary and files -----------------------------------------------------------
 
