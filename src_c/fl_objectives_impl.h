@@ -448,12 +448,122 @@ FL_INLINE double FL_FN(ob_softmax_row)(const FL_FN(fl_ob_ctx) * cx, int64_t i,
     return 0.0;
 }
 
+/* The gradient and hessian of short rows (k < FL_OB_WIDE_K), FL_OB_LANES rows at a
+ * time, one row per vector lane: the rows are copied into the columns of a small
+ * tile, every loop below runs over the lanes (no horizontal reduction, no scalar
+ * epilogue per row) and the per-row double-precision tail (exp of the target's
+ * score, the log, the coefficients) is vectorised with the library's exp and log
+ * instead of a libm call per row. Float32, k = 10, one thread: 67 -> 25 ns a row
+ * on avx512, 69 -> 32 on avx2 (1.2-2.9x over k = 3..15, both dtypes, gamma 0 and
+ * 2); the baseline (SSE2) path measured 0.7-0.9x with it and keeps the row loop.
+ * The same formulas as ob_softmax_row, in the same order, so the sums are the
+ * same; the exp and log of the tail are fl_exp/fl_log (within 2 ulp of libm's,
+ * tests/test_vexp.py; fl_exp gives 0 where libm's exp is subnormal), pow(q, gamma)
+ * stays libm's. Rows past nr repeat row i0 and are not stored. Every class index
+ * is in range (the caller checks). */
+#if FL_PATH_VBYTES >= 32
+#define FL_OB_LANES 16
+FL_OB_NOINLINE void FL_FN(ob_softmax_lanes)(const FL_FN(fl_ob_ctx) * cx, int64_t i0,
+                                            int64_t nr)
+{
+    enum { L = FL_OB_LANES };
+    const int64_t k = cx->k;
+    const FL_T ga = cx->p0, hs = cx->hscale, hmin = cx->hmin;
+    FL_T xt[FL_OB_WIDE_K][L], et[FL_OB_WIDE_K][L];
+    FL_T m[L], xc[L], w[L], wg[L], gq[L], hc[L], fb[L], fg[L], is[L], iso[L];
+    double so[L], qg[L], qd[L], ud[L], lud[L], sd[L];
+    int64_t c[L], l, j;
+    for (l = 0; l < L; l++) {
+        const int64_t i = i0 + (l < nr ? l : 0);
+        const FL_T *x = cx->x + i * k;
+        c[l] = cx->cls[i];
+        for (j = 0; j < k; j++)
+            xt[j][l] = x[j];
+        xc[l] = x[c[l]];
+        w[l] = cx->cw ? cx->cw[c[l]] : (FL_T)1;
+        if (cx->sw)
+            w[l] *= cx->sw[i];
+    }
+    for (l = 0; l < L; l++)
+        m[l] = xt[0][l];
+    for (j = 1; j < k; j++) {
+#pragma omp simd
+        for (l = 0; l < L; l++)
+            m[l] = xt[j][l] > m[l] ? xt[j][l] : m[l];
+    }
+    for (l = 0; l < L; l++)
+        so[l] = 0.0;
+    for (j = 0; j < k; j++) {
+#pragma omp simd
+        for (l = 0; l < L; l++) {
+            const FL_T e = FL_EXP(xt[j][l] - m[l]);
+            et[j][l] = e;
+            so[l] += j == c[l] ? 0.0 : (double)e;
+        }
+    }
+#pragma omp simd
+    for (l = 0; l < L; l++) {
+        const double d = (double)(xc[l] - m[l]), ec = FL_DEXP(d);
+        const double s = so[l] + ec;
+        sd[l] = s;
+        qd[l] = so[l] / s;
+        ud[l] = ec / s;
+        lud[l] = xc[l] == m[l] ? -FL_DLOG1P(so[l]) : d - FL_DLOG(s);
+    }
+    for (l = 0; l < L; l++)
+        qg[l] = ga == 0 ? 1.0 : qd[l] == 0 ? 0.0 : pow(qd[l], (double)ga);
+#pragma omp simd
+    for (l = 0; l < L; l++) {
+        const double q = qd[l], u = ud[l], lu = lud[l], s = sd[l];
+        const double rr = q == 0 ? -1.0 : lu / q;
+        const double gg = qg[l] * (ga * u * rr - 1.0);
+        const double bb =
+            ga == 0 ? 0.0 : ga * u * qg[l] * (lu + 2.0 - (ga - 1.0) * u * rr);
+        wg[l] = w[l] * (FL_T)(-gg);
+        gq[l] = (FL_T)(gg * q);
+        hc[l] = (FL_T)(bb * q - gg * u * q);
+        fb[l] = (FL_T)bb;
+        fg[l] = (FL_T)gg;
+        is[l] = (FL_T)(1.0 / s);
+        iso[l] = so[l] > 0 ? (FL_T)(1.0 / so[l]) : (FL_T)0;
+    }
+    for (j = 0; j < k; j++) {
+#pragma omp simd
+        for (l = 0; l < L; l++) {
+            const FL_T e = et[j][l], pj = e * is[l];
+            FL_T hj = fb[l] * (pj * (e * iso[l])) - fg[l] * (pj * (1 - pj));
+            hj = hs * (j == c[l] ? hc[l] : hj);
+            hj = hj > hmin ? hj : hmin;
+            et[j][l] = w[l] == 0 ? (FL_T)0 : j == c[l] ? w[l] * gq[l] : wg[l] * pj;
+            xt[j][l] = w[l] == 0 ? (FL_T)0 : w[l] * hj;
+        }
+    }
+    for (l = 0; l < nr; l++) {
+        FL_T *g = cx->g + (i0 + l) * k, *h = cx->h + (i0 + l) * k;
+        for (j = 0; j < k; j++) {
+            g[j] = et[j][l];
+            h[j] = xt[j][l];
+        }
+    }
+}
+#endif
+
 FL_OB_NOINLINE double FL_FN(ob_block_SOFTMAX)(const FL_FN(fl_ob_ctx) * cx, int64_t r0,
                                               int64_t r1)
 {
     double acc = 0.0;
     int bad = 0;
     int64_t i;
+#ifdef FL_OB_LANES
+    if (cx->g && cx->k < FL_OB_WIDE_K) {
+        for (i = r0; i < r1; i++)
+            if (cx->cls[i] < 0 || cx->cls[i] >= cx->k)
+                return (double)NAN;
+        for (i = r0; i < r1; i += FL_OB_LANES)
+            FL_FN(ob_softmax_lanes)(cx, i, r1 - i < FL_OB_LANES ? r1 - i : FL_OB_LANES);
+        return 0.0;
+    }
+#endif
     if (cx->g)
         for (i = r0; i < r1; i++)
             (void)FL_FN(ob_softmax_row)(cx, i, 1, &bad);
@@ -542,3 +652,5 @@ int FL_FN(fl_obj_run)(fl_obj_args *a, int n_threads)
 #undef FL_OB_NOINLINE
 #undef FL_OB_BLOCK_FN
 #undef FL_OB_ELEMENTWISE
+#undef FL_OB_LANES
+

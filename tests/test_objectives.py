@@ -66,7 +66,7 @@ def _fns(name):
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("use_out", [False, True])
 @pytest.mark.parametrize(("name", "opts"), CASES, ids=IDS)
-def test_matches_twin(name, opts, dtype, weighted, use_out):
+def test_matches_twin(name, opts, dtype, weighted, use_out, simd_path):
     n = 5000  # more than one block of the kernel
     x, y = _data(name, n, RNG)
     w = RNG.uniform(0, 3, n) if weighted else None
@@ -204,25 +204,43 @@ def _softmax_data(n, k, rng):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("k", [2, 3, 7, 100, 5000])
 @pytest.mark.parametrize("hessian", ["exact", "xgboost", "lightgbm"])
-def test_softmax_matches_twin(dtype, k, hessian):
+@pytest.mark.parametrize("gamma", [0.0, 2.0])
+def test_softmax_matches_twin(dtype, k, hessian, gamma, simd_path):
+    # 40 rows: short rows (k < 16) run 16 rows a time, one per lane: two full
+    # groups and a part one
     x, c = _softmax_data(40, k, RNG)
     cw = RNG.uniform(0.5, 2, k)
     sw = RNG.uniform(0, 2, 40)
     xd = x.astype(dtype)
     g, h = ob.softmax_grad_hess(
         xd, c, class_weight=cw.astype(dtype), sample_weight=sw.astype(dtype),
-        hessian=hessian,
+        hessian=hessian, gamma=gamma,
     )  # fmt: skip
-    rl, rg, rh = ref.softmax(xd.astype(np.float64), c, class_weight=cw)
+    x64 = xd.astype(np.float64)
+    rl, rg, rh = ref.softmax(x64, c, class_weight=cw, gamma=gamma)
     factor = {"exact": 1.0, "xgboost": 2.0, "lightgbm": k / (k - 1)}[hessian]
     rtol, atol = TOL[dtype]
+    cols = slice(None)
+    if gamma:  # the twin's hessian: differences of its closed-form gradient
+        cols = slice(0, min(k, 8))
+        rh = np.empty((x64.shape[0], cols.stop))
+        for j in range(cols.stop):
+
+            def grad_j(v, j=j):
+                z = x64.copy()
+                z[:, j] = v
+                return ref.softmax(z, c, class_weight=cw, gamma=gamma)[1][:, j]
+
+            rh[:, j] = _fd(grad_j, x64[:, j], 1e-3)
+        rtol, atol = max(rtol, 1e-7), max(atol, 1e-9)
     np.testing.assert_allclose(g, sw[:, None] * rg, rtol=rtol * 10, atol=atol * 10)
     np.testing.assert_allclose(
-        h, factor * sw[:, None] * rh, rtol=rtol * 10, atol=atol * 10
+        h[:, cols], factor * sw[:, None] * rh, rtol=rtol * 10, atol=atol * 10
     )
     val = ob.softmax(
-        xd, c, class_weight=cw.astype(dtype), sample_weight=sw.astype(dtype)
-    )
+        xd, c, class_weight=cw.astype(dtype), sample_weight=sw.astype(dtype),
+        gamma=gamma,
+    )  # fmt: skip
     want = np.sum(sw * rl) / np.sum(sw * cw[c])
     assert val == pytest.approx(want, rel=rtol * 100)
 
@@ -262,7 +280,7 @@ def test_softmax_focal_finite_differences(gamma, k):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("gamma", [0.0, 0.5, 2.0])
-def test_softmax_extremes(dtype, gamma):
+def test_softmax_extremes(dtype, gamma, simd_path):
     x = np.array(
         [[1e4, -1e4, 0], [-1e4, 1e4, 0], [0, -np.inf, 1], [5, -np.inf, -np.inf]], dtype
     )
@@ -278,8 +296,9 @@ def test_softmax_extremes(dtype, gamma):
     assert ob.softmax(x[3:], c[3:], gamma=gamma) == 0
 
 
-def test_softmax_bit_identical_for_any_thread_count():
-    x, c = _softmax_data(20_000, 30, np.random.default_rng(9))
+@pytest.mark.parametrize("k", [10, 30])  # short rows (16 a time) and long ones
+def test_softmax_bit_identical_for_any_thread_count(k):
+    x, c = _softmax_data(20_003, k, np.random.default_rng(9))
     for gamma in (0.0, 2.0):
         g1, h1 = ob.softmax_grad_hess(x, c, gamma=gamma, n_threads=1)
         l1 = ob.softmax(x, c, gamma=gamma, n_threads=1)
