@@ -16,8 +16,10 @@ on 1M rows (binary logistic, sigmoid focal) and 200k rows x 100 classes (softmax
 Part 2: training time of XGBoost (hist) and LightGBM with the built-in objective,
 the fastloss callable and the NumPy callable, 2 threads each.
 
-Each figure is the minimum over --repeat runs (the machine is shared; the minimum
-is the least disturbed run), with the median beside it.
+The implementations of a case run alternating (A B C A B C ...): each figure is
+the median over --repeat rounds with the min-max beside it, and a ratio is the
+median (min-max) of the same-round ratios. The machine is printed first, and the
+CPU-seconds other processes used during the run last (the noise).
 
 Usage::
 
@@ -28,13 +30,18 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import sys
 import time
 from functools import partial
 
 import numpy as np
 
 from fastloss import objectives as ob
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _machine import describe, other_cpu_seconds  # noqa: E402
 
 THREADS = 2
 
@@ -69,19 +76,35 @@ def np_softmax(x, y):
     return g, 2.0 * p * (1.0 - p)
 
 
-def _time(fn, repeat):
-    fn()  # warm-up
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
+def _alternate(fns, repeat):
+    """Run the callables of `fns` (name -> callable) round-robin, A B C A B C ...,
+    `repeat` rounds after one warm-up call each; {name: [seconds per call]}."""
+    for fn in fns.values():
         fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), statistics.median(times)
+    times = {name: [] for name in fns}
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return times
+
+
+def _fmt(ts, scale, digits=2):
+    """Median (min-max) of `ts` times `scale`."""
+    med, lo, hi = (v * scale for v in (statistics.median(ts), min(ts), max(ts)))
+    return f"{med:.{digits}f} ({lo:.{digits}f}-{hi:.{digits}f})"
+
+
+def _ratio(num, den):
+    """Median and range of num[i] / den[i] over the rounds (same-round pairs)."""
+    r = [a / b for a, b in zip(num, den)]
+    return f"{statistics.median(r):.2f}x ({min(r):.2f}-{max(r):.2f})"
 
 
 def part1(repeat):
     rng = np.random.default_rng(0)
-    print(f"## objective per round ({THREADS} threads): min (median) ms")
+    print(f"## objective per round ({THREADS} threads): median (min-max) ms")
     n = 1_000_000
     nb, k = 200_000, 100
     cases = []
@@ -109,13 +132,19 @@ def part1(repeat):
     for label, x, y, name, npfn, opts in cases:
         gh = getattr(ob, f"{name}_grad_hess")
         out = (np.empty_like(x), np.empty_like(x))
-        fl = _time(partial(gh, x, y, n_threads=THREADS, **opts), repeat)
-        flo = _time(partial(gh, x, y, n_threads=THREADS, out=out, **opts), repeat)
-        npt = _time(partial(npfn, x, y), repeat)
+        t = _alternate(
+            {
+                "fastloss": partial(gh, x, y, n_threads=THREADS, **opts),
+                "out=": partial(gh, x, y, n_threads=THREADS, out=out, **opts),
+                "numpy": partial(npfn, x, y),
+            },
+            repeat,
+        )
         print(
-            f"{label:32s} fastloss {fl[0] * 1e3:7.2f} ({fl[1] * 1e3:7.2f})  "
-            f"out= {flo[0] * 1e3:7.2f}  numpy {npt[0] * 1e3:8.2f} ({npt[1] * 1e3:8.2f})"
-            f"  ratio {npt[0] / fl[0]:5.1f}x"
+            f"{label:30s} fastloss {_fmt(t['fastloss'], 1e3)}  "
+            f"out= {_fmt(t['out='], 1e3)}  numpy {_fmt(t['numpy'], 1e3)}  "
+            f"numpy / fastloss {_ratio(t['numpy'], t['fastloss'])}, "
+            f"/ out= {_ratio(t['numpy'], t['out='])}"
         )
 
 
@@ -124,7 +153,7 @@ def part2(repeat):
     import xgboost as xgb
 
     rng = np.random.default_rng(1)
-    print(f"## training time ({THREADS} threads): min (median) s, ratio to built-in")
+    print(f"## training ({THREADS} threads): median (min-max) s, / built-in per round")
     n, d = 200_000, 20
     X = rng.normal(size=(n, d)).astype(np.float32)
     f = X[:, 0] - X[:, 1] * X[:, 2] + 0.5 * X[:, 3]
@@ -156,6 +185,7 @@ def part2(repeat):
         ),
     ):
         dtr = xgb.DMatrix(Xs, label=y)
+        inside = _InObjective(ob.xgboost(name))
         params = {**xp, **extra, "base_score": 0.0}
         runs = {
             "built-in": partial(
@@ -164,18 +194,10 @@ def part2(repeat):
                 dtr,
                 rounds,
             ),
-            "fastloss": partial(xgb.train, params, dtr, rounds, obj=ob.xgboost(name)),
+            "fastloss": partial(inside.train, xgb.train, params, dtr, rounds),
             "numpy": partial(xgb.train, params, dtr, rounds, obj=np_xgb(npfn)),
         }
-        res = {k: _time(v, repeat) for k, v in runs.items()}
-        base = res["built-in"][0]
-        print(
-            f"xgboost  {label:24s} "
-            + "  ".join(
-                f"{k} {v[0]:6.2f} ({v[1]:6.2f}) {v[0] / base:4.2f}x"
-                for k, v in res.items()
-            )
-        )
+        _report("xgboost", label, _alternate(runs, repeat), inside)
     lp = {
         "num_threads": THREADS,
         "verbose": -1,
@@ -196,26 +218,59 @@ def part2(repeat):
         ),
     ):
         ds = lgb.Dataset(Xs, y, free_raw_data=False).construct()
+        inside = _InObjective(ob.lightgbm(name))
         runs = {
             "built-in": partial(
                 lgb.train, {**lp, **extra, "objective": builtin}, ds, rounds
             ),
             "fastloss": partial(
-                lgb.train, {**lp, **extra, "objective": ob.lightgbm(name)}, ds, rounds
+                inside.train,
+                lgb.train,
+                {**lp, **extra, "objective": None},
+                ds,
+                rounds,
             ),
             "numpy": partial(
                 lgb.train, {**lp, **extra, "objective": np_lgb(npfn)}, ds, rounds
             ),
         }
-        res = {k: _time(v, repeat) for k, v in runs.items()}
-        base = res["built-in"][0]
-        print(
-            f"lightgbm {label:24s} "
-            + "  ".join(
-                f"{k} {v[0]:6.2f} ({v[1]:6.2f}) {v[0] / base:4.2f}x"
-                for k, v in res.items()
-            )
+        _report("lightgbm", label, _alternate(runs, repeat), inside)
+
+
+def _report(lib, label, res, inside):
+    base = res["built-in"]
+    print(
+        f"{lib:8s} {label:22s} "
+        + "  ".join(
+            f"{k} {_fmt(v, 1.0)}" + ("" if k == "built-in" else f" {_ratio(v, base)}")
+            for k, v in res.items()
         )
+        + f"  (inside the fastloss objective: {_fmt(inside.runs[1:], 1.0, 3)})"
+    )
+
+
+class _InObjective:
+    """A custom objective that times itself: ``runs[i]`` is the time spent inside
+    it during training run i (the first is the warm-up). LightGBM deep-copies its
+    params, this object with them: the callable it gets is a closure (functions
+    are not copied) writing into this object's list."""
+
+    def __init__(self, fn):
+        self.runs = runs = []
+
+        def objective(*args):
+            t0 = time.perf_counter()
+            result = fn(*args)
+            runs[-1] += time.perf_counter() - t0
+            return result
+
+        self.fn = objective
+
+    def train(self, train, params, data, rounds):
+        self.runs.append(0.0)
+        if "objective" in params:  # lightgbm: the callable is a parameter
+            return train({**params, "objective": self.fn}, data, rounds)
+        return train(params, data, rounds, obj=self.fn)
 
 
 def main():
@@ -225,10 +280,19 @@ def main():
     ap.add_argument("--threads", type=int, default=THREADS)
     args = ap.parse_args()
     globals()["THREADS"] = args.threads
+    for line in describe():
+        print(line)
+    other0, steal0 = other_cpu_seconds()
+    t0 = time.monotonic()
     if args.part in (None, 1):
         part1(args.repeat * 2)
     if args.part in (None, 2):
         part2(args.repeat)
+    other1, steal1 = other_cpu_seconds()
+    print(
+        f"noise: other processes {other1 - other0:.1f} CPU-s, hypervisor steal "
+        f"{steal1 - steal0:.1f} s, in {time.monotonic() - t0:.0f} s"
+    )
 
 
 if __name__ == "__main__":
