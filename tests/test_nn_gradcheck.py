@@ -332,6 +332,22 @@ def test_gelu_and_leaky_relu_are_torchs_tanh_gelu_and_slope_0_2():
     np.testing.assert_allclose(got, want, rtol=1e-15)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_derivatives_at_the_kink_and_nan_are_torchs(dtype):
+    """The subgradient at z = 0 (either sign) is that of the left side, and NaN
+    gets the left side's too, as torch's threshold_backward (a plain NumPy twin:
+    where z > 0 the right side's slope, else the left side's)."""
+    z0 = np.array([-3.0, -0.0, 0.0, 1e-30, 2.0, np.nan, -np.inf, np.inf], dtype)
+    for name, left in (("relu", 0.0), ("leaky_relu", 0.2)):
+        z = z0.copy()
+        ACTIVATIONS[name].derivative(z, np.empty_like(z), None)
+        want = np.where(z0 > 0, 1.0, left).astype(dtype)
+        assert z.dtype == dtype
+        np.testing.assert_array_equal(z, want)
+        # +0.0, not -0.0: the derivative multiplies delta, whose sign it keeps
+        assert not np.signbit(z).any()
+
+
 def test_sigmoid_activation_is_finite_for_huge_inputs():
     model = Sequential([Dense(3, activation="sigmoid", use_bias=False)])
     model.set_weights([np.diag([-1e4, 0.0, 1e4]).astype(np.float32)])
