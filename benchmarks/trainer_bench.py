@@ -44,6 +44,12 @@ The implementations (an entry whose module does not import is skipped):
   their terms Keras's epsilon is ``1e-8 / sqrt(1 - 0.999**t)``: 3.2e-7 at the
   first step, within 10 % of 1e-8 from step ~1750 on (not alignable through
   Keras's API). Skipped when keras or jax does not import.
+- ``matmuls``: not a trainer, the floor under the NumPy ones: the matrix products
+  of every step of the same MLP on the same batches (per layer ``x @ W``,
+  ``x.T @ dy`` and, but for the first, ``dy @ W.T``) through NumPy's BLAS with
+  nothing else (its accuracy is nan). When half of a peer's epoch is below it, a
+  target of "at most half of that peer" is out of reach for a trainer that does
+  its products through this BLAS, and the summary says so.
 
 Threads: ``threadpoolctl.threadpool_limits(2)`` for the whole run (OpenBLAS
 under NumPy and scikit-learn, every OpenMP runtime), fastloss
@@ -306,6 +312,38 @@ def train_torch(data: Data, problem: Problem, seed: int) -> Result:
     return Result(seconds, float(np.mean(pred == data.y_test)))
 
 
+def train_matmuls(data: Data, problem: Problem, seed: int) -> Result:
+    """Not a trainer: the matrix products of every training step of the same MLP
+    and batches through NumPy's BLAS, alone (per layer the forward ``x @ W``, the
+    weight gradient ``x.T @ dy`` and, but for the first layer, ``dy @ W.T``), with
+    nothing else: no bias, activation, loss or optimizer step. Any trainer that
+    does its products with this BLAS spends at least this much per epoch, so
+    half of a peer's time below it is out of reach (the accuracy is nan)."""
+    rng = np.random.default_rng(seed)
+    widths = [data.x_train.shape[1], *problem.hidden, data.n_classes]
+    ws = [
+        rng.uniform(-0.05, 0.05, (a, b)).astype(np.float32)
+        for a, b in zip(widths[:-1], widths[1:])
+    ]
+    x_all = data.x_train
+    n = x_all.shape[0]
+    seconds = []
+    for _ in range(problem.epochs):
+        t0 = time.perf_counter()
+        order = rng.permutation(n)
+        for start in range(0, n, BATCH_SIZE):
+            acts = [x_all[order[start : start + BATCH_SIZE]]]
+            for w in ws:
+                acts.append(acts[-1] @ w)
+            dy = acts[-1]
+            for i in range(len(ws) - 1, -1, -1):
+                _ = acts[i].T @ dy
+                if i:
+                    dy = dy @ ws[i].T
+        seconds.append(time.perf_counter() - t0)
+    return Result(seconds, float("nan"))
+
+
 def keras_env() -> dict[str, str]:
     """The environment of Keras's child process: JAX on the CPU, N_THREADS threads
     in each of XLA's CPU pools (read once, when JAX creates its CPU client)."""
@@ -377,6 +415,12 @@ IMPLS = [
         train_keras,
         "keras.Sequential.fit on JAX, jit_compile default, in a child process",
         keras_probe,
+    ),
+    Impl(
+        "matmuls",
+        "numpy",
+        train_matmuls,
+        "not a trainer: each step's matrix products alone, the BLAS floor",
     ),
 ]
 
@@ -511,6 +555,15 @@ def ratio_lines(rows: list[tuple[Problem, dict[str, Summary]]]) -> list[str]:
                 spread = f"{min(ratios):.2f}-{max(ratios):.2f}"
                 text += f" ({spread} over {len(ratios)} repeats)"
             target = TARGET_RATIO.get(s.impl)
+            floor = summaries.get("matmuls")
+            if target is not None and floor is not None:
+                reach = statistics.median(s.per_run) * target
+                below = reach < statistics.median(floor.per_run)
+                text += (
+                    f"; {target:g} x {s.impl} = {fmt_time(reach)} per epoch is"
+                    f" {'below' if below else 'above'} the matmuls alone"
+                    f" ({fmt_time(statistics.median(floor.per_run))})"
+                )
             if target is not None:
                 if max(ratios) <= target:
                     verdict = "met"
