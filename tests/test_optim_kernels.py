@@ -180,6 +180,35 @@ def test_optimizers_fall_back_to_numpy_for_what_the_kernel_does_not_take(rng):
     np.testing.assert_allclose(p, 0.9 * base)
 
 
+def test_fusable_says_no_to_every_array_the_kernel_does_not_take():
+    from fastloss._optim import _fusable
+
+    def four(dtype=np.float32):
+        return [np.zeros((3, 4), dtype) for _ in range(4)]
+
+    assert _fusable(*four()) and _fusable(*four(np.float64))
+    ro = four()
+    ro[0].flags.writeable = False
+    buf = np.zeros(24, np.float32)
+    bad = {
+        "float16": four(np.float16),
+        "mixed dtypes": [*four()[:3], np.zeros((3, 4))],
+        "shapes": [*four()[:3], np.zeros((4, 3), np.float32)],
+        "Fortran p": [np.asfortranarray(four()[0]), *four()[1:]],
+        "strided state": [*four()[:3], np.zeros((3, 8), np.float32)[:, ::2]],
+        "read-only p": ro,
+        "m is v": (lambda a: [a[0], a[1], a[2], a[2]])(four()),
+        "m overlaps v": [*four()[:2], buf[:12].reshape(3, 4), buf[8:20].reshape(3, 4)],
+    }
+    for why, arrays in bad.items():
+        assert not _fusable(*arrays), why
+    # a read-only gradient is fine (only read), touching halves too
+    g_ro = four()
+    g_ro[1].flags.writeable = False
+    assert _fusable(*g_ro)
+    assert _fusable(*four()[:2], buf[:12].reshape(3, 4), buf[12:].reshape(3, 4))
+
+
 def _good(dtype=np.float64, n=5):
     return [np.zeros(n, dtype) for _ in range(4)]
 
