@@ -153,7 +153,10 @@ def part2(repeat):
     import xgboost as xgb
 
     rng = np.random.default_rng(1)
-    print(f"## training ({THREADS} threads): median (min-max) s, / built-in per round")
+    print(
+        f"## training, {THREADS} threads: median (min-max) s; the ratio to the"
+        " built-in is the median (min-max) of same-repeat pairs"
+    )
     n, d = 200_000, 20
     X = rng.normal(size=(n, d)).astype(np.float32)
     f = X[:, 0] - X[:, 1] * X[:, 2] + 0.5 * X[:, 3]
