@@ -182,6 +182,24 @@ def test_benchmark_cases():
         assert case.name in impls.NUMPY_LOSSES  # the NumPy peer every case has
 
 
+def test_cycles_measures_every_kernel_family():
+    """benchmarks/cycles.py's rows: softmax cross-entropy (summary.py's own case,
+    no bench entry) at each width, and a row per benchmarked loss otherwise."""
+    if not (ROOT / "benchmarks" / "cycles.py").exists():
+        pytest.skip("benchmarks/ not next to the tests")
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        cycles = importlib.import_module("cycles")
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    rows = list(cycles._cases(()))
+    ce = [width for row, width in rows if row.name == "softmax_cross_entropy"]
+    assert ce == list(cycles.SOFTMAX_WIDTHS)
+    want = {r.name for r in _table.LOSSES if r.grad and r.bench}
+    want -= {r.name for r in _table.LOSSES if r.family == "linear_ce"}
+    assert {row.name for row, _ in rows} == want | {"softmax_cross_entropy"}
+
+
 def test_nn_calls_the_api_layer_not_the_kernels():
     """fastloss.nn reaches the C kernels only through the API modules (losses
     through the functional pairs, optimizer steps through fastloss._optim), so
