@@ -9,7 +9,6 @@ the prediction in the same pass. The Keras-named classes are
 
 from __future__ import annotations
 
-import numpy as np
 import numpy.typing as npt
 
 from . import _kernels
@@ -18,10 +17,9 @@ from ._rowwise import (
     _COMMON_DOC,
     _DTYPE_DOC,
     _OUT_DOC,
-    _call,
     _fast,
     _indexed_rows,
-    _out_of_range,
+    _indexed_run,
     _sample_weight,
 )
 from ._similarity import _COMMON, _MORE, _RETURNS, _pair
@@ -30,8 +28,6 @@ from ._validation import (
     check_out,
     check_reduction,
     dtype_scalar,
-    finish_loss,
-    grad_buffer,
     int_scalar,
 )
 
@@ -128,7 +124,7 @@ def _gce(
     check_reduction(reduction)
     x, res_dtype, y = _indexed_rows(probs, "probs", target)
     shape, dtype = x.shape, x.dtype
-    lead, c = shape[:-1], shape[-1]
+    lead = shape[:-1]
     params = _gce_params(dtype, q, ignore_index)
     ignore_index = params[4]
     sw = _sample_weight(sample_weight, lead, dtype)
@@ -145,27 +141,18 @@ def _gce(
             ],
             allow_alias=probs,
         )
-    grad = grad_buffer(x, probs, out, res_dtype, shape) if want_grad else None
-    rows = np.empty(lead, dtype=dtype) if reduction == "none" else None
-    try:
-        total = _call(
-            _kernels.RW_GCE,
-            x,
-            None,
-            None,
-            y,
-            None,
-            sw,
-            (grad,),
-            rows,
-            params[:4],
-            ignore_index,
-            reduction == "mean",
-            nt,
-        )
-    except IndexError as exc:  # the kernel checked targets before writing anything
-        raise _out_of_range(exc, y, lead, c, ignore_index) from None
-    return finish_loss(total, rows, grad, out, res_dtype)
+    return _indexed_run(
+        _kernels.RW_GCE,
+        (x, probs, res_dtype, y),
+        None,
+        sw,
+        params[:4],
+        ignore_index,
+        reduction,
+        nt,
+        out,
+        want_grad,
+    )
 
 
 def categorical_generalized_cross_entropy_loss(

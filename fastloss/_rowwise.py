@@ -230,20 +230,43 @@ def _focal(
         )
         # alpha times the class weights reaches the kernel as a copy
         check_copies_out(out, [("class_weight", class_weight, a)])
-    grad = grad_buffer(x, logits, out, res_dtype, shape) if want_grad else None
-    rows = np.empty(lead, dtype=dtype) if reduction == "none" else None
+    return _indexed_run(
+        _kernels.RW_FOCAL,
+        (x, logits, res_dtype, y),
+        a,
+        sw,
+        (g, 0.0, 0.0, 0.0),
+        ignore_index,
+        reduction,
+        nt,
+        out,
+        want_grad,
+    )
+
+
+def _indexed_run(
+    kind, rows_in, cw, sw, params, ignore_index, reduction, nt, out, want_grad
+):
+    """The kernel call of a row-wise loss against class indices, once its inputs
+    are checked (`out` too): `rows_in` is what `_indexed_rows` returned with the
+    caller's array second, ``(x, given, res_dtype, y)``. The gradient buffer, the
+    per-row losses for "none", an out-of-range class as a ValueError, the result."""
+    x, given, res_dtype, y = rows_in
+    lead, c = x.shape[:-1], x.shape[-1]
+    grad = grad_buffer(x, given, out, res_dtype, x.shape) if want_grad else None
+    rows = np.empty(lead, dtype=x.dtype) if reduction == "none" else None
     try:
         total = _call(
-            _kernels.RW_FOCAL,
+            kind,
             x,
             None,
             None,
             y,
-            a,
+            cw,
             sw,
             (grad,),
             rows,
-            (g, 0.0, 0.0, 0.0),
+            params,
             ignore_index,
             reduction == "mean",
             nt,

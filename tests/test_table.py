@@ -163,14 +163,20 @@ def test_fuzz_harness_functions():
             assert harness.FUNCTIONS[name] == (row.fuzz, name.endswith("_and_grad"))
 
 
-def test_benchmark_cases():
-    if not (ROOT / "benchmarks" / "_loss_impls.py").exists():
+def _benchmarks_module(name):
+    """benchmarks/<name>.py imported (skip when benchmarks/ is not next to the
+    tests: a test run from an installed wheel)."""
+    if not (ROOT / "benchmarks" / f"{name}.py").exists():
         pytest.skip("benchmarks/ not next to the tests")
     sys.path.insert(0, str(ROOT / "benchmarks"))
     try:
-        impls = importlib.import_module("_loss_impls")
+        return importlib.import_module(name)
     finally:
         sys.path.remove(str(ROOT / "benchmarks"))
+
+
+def test_benchmark_cases():
+    impls = _benchmarks_module("_loss_impls")
     cases = {case.name: case for case in impls.LOSSES}
     benched = [row for row in _table.LOSSES if row.bench]
     assert set(cases) == {row.bench.id for row in benched}
@@ -185,13 +191,7 @@ def test_benchmark_cases():
 def test_cycles_measures_every_kernel_family():
     """benchmarks/cycles.py's rows: softmax cross-entropy (summary.py's own case,
     no bench entry) at each width, and a row per benchmarked loss otherwise."""
-    if not (ROOT / "benchmarks" / "cycles.py").exists():
-        pytest.skip("benchmarks/ not next to the tests")
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        cycles = importlib.import_module("cycles")
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
+    cycles = _benchmarks_module("cycles")
     rows = list(cycles._cases(()))
     ce = [width for row, width in rows if row.name == "softmax_cross_entropy"]
     assert ce == list(cycles.SOFTMAX_WIDTHS)
